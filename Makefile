@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine with only python3 and git:
+#   make run   - simulate the default (baseline) scenario
+#   make test  - run the test suite
+# Each creates or refreshes .venv first (uv, installed into the venv, does the resolving).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench venv clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv setuptools wheel
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/exsim $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/world.py
+
+clean:
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

@@ -1,0 +1,382 @@
+"""Structured configuration of a scenario (the world) and its validation.
+
+Every number a planner may want to change or sweep is a field here, with its default and
+the public source of that default (see ``conf/scenario/baseline.yaml`` for the same values
+with comments).  The dataclasses are registered in Hydra's ConfigStore so that Hydra rejects
+unknown keys and wrong types while composing; :func:`validate` then checks ranges and
+cross-field consistency *before any simulation time is spent* and reports every problem
+at once, each naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+SERVICE_LEVELS = ("ground", "two_day", "next_day")
+MISPICK_KINDS = ("missing_item", "wrong_item", "wrong_variant", "wrong_quantity")
+PICK_TIME_DISTS = ("lognormal", "gamma", "exponential")
+REPORTABLE_KINDS = (*MISPICK_KINDS, "damaged")
+
+
+# --------------------------------------------------------------------------- checks
+# A check is attached to a field through ``metadata={"check": ...}``.  It returns None
+# when the value is fine, else the text "must be ...", which ``validate`` prefixes with
+# the field path and the offending value.
+Check = Callable[[Any], str | None]
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def prob(x: Any) -> str | None:
+    return None if _num(x) and 0.0 <= x <= 1.0 else "a probability in [0, 1]"
+
+
+def nonneg(x: Any) -> str | None:
+    return None if _num(x) and x >= 0 else "a finite number >= 0"
+
+
+def positive(x: Any) -> str | None:
+    return None if _num(x) and x > 0 else "a finite number > 0"
+
+
+def hour_of_day(x: Any) -> str | None:
+    return None if _num(x) and 0 <= x <= 24 else "an hour of the day in [0, 24]"
+
+
+def one_of(*allowed: str) -> Check:
+    def check(x: Any) -> str | None:
+        return None if x in allowed else f"one of {list(allowed)}"
+
+    return check
+
+
+def weights(n: int | None = None) -> Check:
+    """Non-negative weights, not all zero (they are normalised, so they need not sum to 1)."""
+
+    def check(xs: Any) -> str | None:
+        need = f"a list of {n} " if n else "a list of "
+        if n is not None and len(xs) != n:
+            return need + f"weights >= 0, not all zero (got {len(xs)} values)"
+        if not all(_num(x) and x >= 0 for x in xs) or sum(xs) <= 0:
+            return need + "weights >= 0, not all zero"
+        return None
+
+    return check
+
+
+def keyed_weights(allowed: tuple[str, ...]) -> Check:
+    """Weights keyed by a subset of known names (a missing name has weight 0)."""
+
+    def check(d: Any) -> str | None:
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            return f"keyed by {list(allowed)} (unknown: {unknown})"
+        return weights()(list(d.values()))
+
+    return check
+
+
+def keyed(allowed: tuple[str, ...], value_check: Check) -> Check:
+    def check(d: Any) -> str | None:
+        unknown = sorted(set(d) - set(allowed))
+        missing = sorted(set(allowed) - set(d))
+        if unknown or missing:
+            return f"keyed by exactly {list(allowed)} (unknown: {unknown}, missing: {missing})"
+        for k, v in d.items():
+            msg = value_check(v)
+            if msg:
+                return f"{k}: {msg}"
+        return None
+
+    return check
+
+
+def named_weights(d: Any) -> str | None:
+    """Free names (e.g. regions) mapped to weights."""
+    if len(d) == 0:
+        return "a non-empty mapping of names to weights"
+    return weights()(list(d.values()))
+
+
+def days_of_week(xs: Any) -> str | None:
+    ok = len(xs) > 0 and all(isinstance(x, int) and 0 <= x <= 6 for x in xs)
+    return None if ok and len(set(xs)) == len(xs) else "distinct weekdays 0 (Mon) .. 6 (Sun), at least one"
+
+
+def hours_list(xs: Any) -> str | None:
+    if len(xs) == 0 or not all(_num(x) and 0 <= x < 24 for x in xs):
+        return "a non-empty list of hours in [0, 24)"
+    return None
+
+
+def int_at_least(lo: int) -> Check:
+    def check(x: Any) -> str | None:
+        return None if isinstance(x, int) and x >= lo else f"an integer >= {lo}"
+
+    return check
+
+
+def iso_date(x: Any) -> str | None:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(str(x))
+    except ValueError:
+        return "a date as YYYY-MM-DD"
+    return None
+
+
+def _f(default: Any, check: Check | None = None) -> Any:
+    """A dataclass field with a default (copied if mutable) and an optional check."""
+    meta = {"check": check} if check else {}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------- world
+# Order arrivals by hour of day (US e-commerce: low at night, evening peak) and weekday.
+DEFAULT_HOUR_PROFILE = [
+    0.5, 0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 0.8, 1.0, 1.2, 1.3, 1.4,
+    1.4, 1.4, 1.3, 1.3, 1.3, 1.4, 1.5, 1.6, 1.6, 1.4, 1.1, 0.8,
+]  # fmt: skip
+DEFAULT_WEEKDAY_PROFILE = [1.10, 1.05, 1.0, 1.0, 0.95, 0.90, 1.0]
+
+
+@dataclass
+class OrdersConfig:
+    """Order stream: non-homogeneous Poisson arrivals and order attributes."""
+
+    per_day: float = _f(5000.0, positive)
+    volume_multiplier: float = _f(1.0, positive)  # peak season 1.3-1.6x (ShipMatrix)
+    hour_profile: list[float] = _f(DEFAULT_HOUR_PROFILE, weights(24))
+    weekday_profile: list[float] = _f(DEFAULT_WEEKDAY_PROFILE, weights(7))
+    value_median: float = _f(55.0, positive)
+    value_sigma: float = _f(0.9, positive)
+    extra_items_mean: float = _f(0.6, nonneg)  # items = 1 + Poisson(extra_items_mean)
+    service_mix: dict[str, float] = _f(
+        {"ground": 0.70, "two_day": 0.20, "next_day": 0.10}, keyed_weights(SERVICE_LEVELS)
+    )
+    promise_business_days: dict[str, int] = _f(
+        {"ground": 5, "two_day": 2, "next_day": 1}, keyed(SERVICE_LEVELS, int_at_least(1))
+    )
+    ship_cutoff_hour: float = _f(14.0, hour_of_day)  # ordered later: ships next business day
+    promise_hour: float = _f(21.0, hour_of_day)  # promised "by end of day"
+    regions: dict[str, float] = _f(
+        {"northeast": 0.18, "southeast": 0.22, "midwest": 0.20, "south": 0.18, "west": 0.22},
+        named_weights,
+    )
+
+
+@dataclass
+class ShiftConfig:
+    start_hour: float = _f(6.0, hour_of_day)
+    end_hour: float = _f(14.0, hour_of_day)
+    pickers: int = _f(45, int_at_least(0))
+
+
+@dataclass
+class WarehouseConfig:
+    """Picking station (pickers with shifts), pack, mis-picks and the pack-station check."""
+
+    shifts: list[ShiftConfig] = field(
+        default_factory=lambda: [ShiftConfig(6.0, 14.0, 45), ShiftConfig(14.0, 22.0, 45)]
+    )
+    operating_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
+    pick_time_dist: str = _f("lognormal", one_of(*PICK_TIME_DISTS))
+    pick_minutes_base: float = _f(4.0, positive)
+    pick_minutes_per_item: float = _f(1.5, nonneg)
+    pick_time_cv: float = _f(0.5, positive)  # ignored for "exponential" (cv = 1)
+    pack_minutes_median: float = _f(3.0, positive)
+    pack_minutes_sigma: float = _f(0.4, nonneg)
+    mispick_prob: float = _f(0.005, prob)  # 99.5 % picking accuracy (WERC median)
+    mispick_kinds: dict[str, float] = _f(
+        {"missing_item": 0.50, "wrong_item": 0.20, "wrong_variant": 0.20, "wrong_quantity": 0.10},
+        keyed_weights(MISPICK_KINDS),
+    )
+    pack_check_catch: float = _f(0.5, prob)  # share of mis-picks a scale/scan check catches
+    rework_minutes: float = _f(15.0, nonneg)
+
+
+@dataclass
+class ServiceTransitConfig:
+    """Line-haul time origin hub -> destination hub, lognormal (median, sigma) in hours."""
+
+    median_hours: float = _f(50.0, positive)
+    sigma: float = _f(0.55, positive)
+
+
+@dataclass
+class CarrierConfig:
+    """Pickups, scans, transit legs, loss, damage and delivery attempts."""
+
+    pickup_hours: list[float] = _f([18.0], hours_list)
+    pickup_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
+    cutoff_minutes: float = _f(60.0, nonneg)
+    left_behind_prob: float = _f(0.002, prob)  # never received: no scan ever
+    missed_acceptance_scan_prob: float = _f(0.01, prob)  # 0.5-2 %, no public figure: sweep
+    scan_miss_prob: float = _f(0.02, prob)  # each later scan (hub, out for delivery)
+    acceptance_lag_median_hours: float = _f(2.0, positive)
+    acceptance_lag_sigma: float = _f(0.4, nonneg)
+    transit: dict[str, ServiceTransitConfig] = field(
+        default_factory=lambda: {
+            "ground": ServiceTransitConfig(48.0, 0.5),
+            "two_day": ServiceTransitConfig(16.0, 0.3),
+            "next_day": ServiceTransitConfig(5.0, 0.25),
+        }
+    )
+    sort_median_hours: float = _f(1.5, positive)
+    sort_sigma: float = _f(0.4, nonneg)
+    delivery_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
+    delivery_start_hour: float = _f(8.0, hour_of_day)
+    delivery_end_hour: float = _f(20.0, hour_of_day)
+    loss_prob_per_leg: float = _f(0.002, prob)  # 3 legs: ~0.6 % lost (0.5-1 %)
+    damage_prob: float = _f(0.005, prob)  # ~0.5 % of orders (StellaService 2013)
+    damage_return_share: float = _f(0.2, prob)  # damaged parcels returned, not delivered
+    failed_attempt_prob: float = _f(0.02, prob)
+    max_attempts: int = _f(3, int_at_least(1))
+
+
+@dataclass
+class WeatherConfig:
+    """Regional disruptions: hubs close and parcels stop moving and being scanned."""
+
+    events_per_region_month: list[float] = _f(
+        [0.6, 0.6, 0.4, 0.2, 0.15, 0.15, 0.15, 0.3, 0.3, 0.15, 0.2, 0.5], weights(12)
+    )  # by calendar month; winter storms, late-summer hurricanes
+    duration_days_min: float = _f(1.0, positive)
+    duration_days_max: float = _f(3.0, positive)
+    weather_scan_prob: float = _f(0.6, prob)  # carrier posts Exception/weather for a parcel
+    regions: list[str] = _f([])  # empty: every destination region can be hit
+
+
+@dataclass
+class CustomerConfig:
+    """When customers contact customer service and report problems after delivery."""
+
+    promise_patience_median_hours: float = _f(20.0, positive)
+    promise_patience_sigma: float = _f(0.8, nonneg)
+    tracks_share: float = _f(0.6, prob)  # customers who watch tracking and react to stalls
+    stall_patience_median_hours: float = _f(96.0, positive)
+    stall_patience_sigma: float = _f(0.5, nonneg)
+    followup_hours: float = _f(72.0, positive)  # repeat contact while still unresolved
+    max_contacts: int = _f(3, int_at_least(1))
+    report_prob: dict[str, float] = _f(
+        {"missing_item": 0.9, "wrong_item": 0.95, "wrong_variant": 0.9,
+         "wrong_quantity": 0.8, "damaged": 0.9},
+        keyed(REPORTABLE_KINDS, prob),
+    )  # fmt: skip
+    report_delay_median_hours: float = _f(24.0, positive)
+    report_delay_sigma: float = _f(0.8, nonneg)
+
+
+@dataclass
+class ScenarioConfig:
+    """Everything the world stage depends on (with the seed)."""
+
+    name: str = "baseline"
+    start_date: str = _f("2026-01-05", iso_date)  # a Monday
+    days: float = _f(30.0, positive)
+    orders: OrdersConfig = field(default_factory=OrdersConfig)
+    warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
+    carrier: CarrierConfig = field(default_factory=CarrierConfig)
+    weather: WeatherConfig = field(default_factory=WeatherConfig)
+    customer: CustomerConfig = field(default_factory=CustomerConfig)
+
+
+@dataclass
+class ExsimConfig:
+    """Top-level config of one run (what ``exsim`` composes with Hydra)."""
+
+    seed: int = _f(20261126, int_at_least(0))
+    progress: bool = True
+    write_tables: bool = True
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+
+
+# --------------------------------------------------------------------------- validation
+class ConfigError(ValueError):
+    """Invalid configuration; ``problems`` lists one line per bad field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _walk(obj: Any, path: str) -> Iterator[tuple[str, Any, Check | None]]:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        p = f"{path}.{f.name}" if path else f.name
+        yield p, value, f.metadata.get("check")
+        if is_dataclass(value):
+            yield from _walk(value, p)
+        elif isinstance(value, list | dict):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                if is_dataclass(v):
+                    yield from _walk(v, f"{p}[{k}]" if isinstance(k, int) else f"{p}.{k}")
+
+
+def _cross_checks(s: ScenarioConfig) -> Iterator[str]:
+    w, c, wx = s.warehouse, s.carrier, s.weather
+    if not w.shifts:
+        yield "scenario.warehouse.shifts = []: must list at least one shift"
+    spans = []
+    for i, sh in enumerate(w.shifts):
+        if sh.end_hour <= sh.start_hour:
+            yield (f"scenario.warehouse.shifts[{i}] = {sh.start_hour}-{sh.end_hour}: "
+                   "end_hour must be after start_hour (shifts lie within one day, 0-24)")  # fmt: skip
+        spans.append((sh.start_hour, sh.end_hour, i))
+    spans.sort()
+    for (_, e0, i0), (s1, _, i1) in zip(spans, spans[1:], strict=False):
+        if s1 < e0:
+            yield (f"scenario.warehouse.shifts[{i1}] starts at {s1} before shifts[{i0}] "
+                   f"ends at {e0}: shifts must not overlap")  # fmt: skip
+    if w.shifts and sum(sh.pickers for sh in w.shifts) == 0:
+        yield "scenario.warehouse.shifts: at least one shift must have pickers > 0"
+    if c.delivery_end_hour <= c.delivery_start_hour:
+        yield (f"scenario.carrier.delivery_end_hour = {c.delivery_end_hour}: must be after "
+               f"delivery_start_hour = {c.delivery_start_hour}")  # fmt: skip
+    if set(c.transit) != set(SERVICE_LEVELS):
+        yield (f"scenario.carrier.transit = {sorted(c.transit)}: must be keyed by exactly "
+               f"{list(SERVICE_LEVELS)}")  # fmt: skip
+    if wx.duration_days_max < wx.duration_days_min:
+        yield (f"scenario.weather.duration_days_max = {wx.duration_days_max}: must be >= "
+               f"duration_days_min = {wx.duration_days_min}")  # fmt: skip
+    unknown = sorted(set(wx.regions) - set(s.orders.regions))
+    if unknown:
+        yield (f"scenario.weather.regions = {list(wx.regions)}: unknown regions {unknown}; "
+               f"allowed: {sorted(s.orders.regions)}")  # fmt: skip
+
+
+def validate(cfg: ExsimConfig | ScenarioConfig) -> None:
+    """Raise :class:`ConfigError` listing every invalid field, or return None."""
+    problems = []
+    root = "scenario" if isinstance(cfg, ScenarioConfig) else ""
+    for path, value, check in _walk(cfg, root):
+        if check is None:
+            continue
+        try:
+            msg = check(value)
+        except TypeError:
+            msg = "of the documented type"
+        if msg:
+            problems.append(f"{path} = {value!r}: must be {msg}")
+    scenario = cfg if isinstance(cfg, ScenarioConfig) else cfg.scenario
+    problems.extend(_cross_checks(scenario))
+    if problems:
+        raise ConfigError(problems)
+
+
+def register_configs() -> None:
+    """Register the schema in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="exsim_schema", node=ExsimConfig)
+    cs.store(group="scenario", name="schema", node=ScenarioConfig)

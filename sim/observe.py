@@ -1,0 +1,69 @@
+"""What a real system can see, kept apart from the hidden truth by type.
+
+Policies receive an :class:`Observation`: the order system's records, the carrier tracking
+feed, the carrier's public service alerts and customer contacts.  It has no field for the
+truth and refuses, at construction, any table that carries a truth column, so a rule
+cannot read "is it lost?" even by accident.  :class:`GroundTruth` holds what really
+happened; only the world (which writes it) and the outcome scoring (which grades
+policies against it) touch it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+# The columns each observable table may carry, and nothing else.
+ORDER_COLUMNS = (
+    "order_id", "tracking_no", "placed_at", "value", "items", "service", "region",
+    "promised_at", "label_at", "handed_over_at",
+)  # fmt: skip
+TRACKING_COLUMNS = ("tracking_no", "time", "status", "sub_status", "location")
+CONTACT_COLUMNS = ("order_id", "time", "reason")
+ALERT_COLUMNS = ("region", "start", "end")
+
+
+class TruthLeakError(TypeError):
+    """An observable table was given a column that only the ground truth may hold."""
+
+
+def _check(name: str, df: pd.DataFrame, allowed: tuple[str, ...]) -> None:
+    extra = [c for c in df.columns if c not in allowed]
+    if extra:
+        raise TruthLeakError(
+            f"observable table '{name}' may only hold {list(allowed)}; got also {extra}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The observable side of a world: the only input of detection and recovery policies.
+
+    ``orders``: order-system view (placed, value, promise, label created, handed over as
+    scheduled: the order system believes every labelled order left on its pickup).
+    ``tracking``: carrier events as the carrier posted them (polling lag is applied by the
+    policy stage).  ``alerts``: carrier service alerts (weather) by region.
+    ``contacts``: customer-service contacts of the status-quo world.
+    """
+
+    orders: pd.DataFrame
+    tracking: pd.DataFrame
+    contacts: pd.DataFrame
+    alerts: pd.DataFrame
+    horizon: float  # hours: orders were placed in [0, horizon)
+
+    def __post_init__(self) -> None:
+        _check("orders", self.orders, ORDER_COLUMNS)
+        _check("tracking", self.tracking, TRACKING_COLUMNS)
+        _check("contacts", self.contacts, CONTACT_COLUMNS)
+        _check("alerts", self.alerts, ALERT_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """What really happened to each order and shipment (one row per order) and the
+    weather closures.  Never passed to a policy."""
+
+    orders: pd.DataFrame
+    closures: pd.DataFrame

@@ -1,0 +1,234 @@
+"""Carrier: handoff at scheduled pickups, scans, transit legs, loss, damage, delivery.
+
+A shipment's path is origin hub (acceptance scan) -> destination hub -> out for delivery
+-> delivery attempt(s).  Each leg's duration depends on nothing but its own draw and the
+weather of the destination region, so legs are computed for all shipments at once with
+numpy; weather closures pause the clocks (:mod:`sim.world.weather`).
+
+Draws come as a ``(n, DRAW_WIDTH)`` matrix of uniforms, one row per shipment, a fixed
+column per purpose (:data:`DRAW_COLUMNS`).  The world passes the rows of its per-order
+stream; the policy stage passes rows from per-(order, attempt) streams for reshipments.
+Same model, own randomness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from sim import feed
+from sim.config import SERVICE_LEVELS, CarrierConfig
+from sim.world.calendar import HOURS_PER_DAY, Calendar, next_instant
+from sim.world.weather import Closures, closed_at, pause_through_closures
+
+MAX_ATTEMPTS = 8
+DRAW_COLUMNS = (
+    "left_behind", "missed_acceptance", "acceptance_lag", "linehaul", "sort",
+    "loss_linehaul", "loss_hub", "loss_van", "loss_position", "damage", "damage_return",
+    "miss_hub_scan", "miss_ofd_scan", "weather_scan", "attempt_time",
+    *(f"fail_{k}" for k in range(1, MAX_ATTEMPTS + 1)),
+)  # fmt: skip
+DRAW_WIDTH = len(DRAW_COLUMNS)
+_C = {name: i for i, name in enumerate(DRAW_COLUMNS)}
+
+# loss leg codes in the truth table
+NOT_LOST, LOST_LINEHAUL, LOST_AT_HUB, LOST_IN_VAN = 0, 1, 2, 3
+
+
+def _lognormal(median: float | np.ndarray, sigma: float | np.ndarray, u: np.ndarray) -> np.ndarray:
+    return median * np.exp(sigma * special.ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+
+
+@dataclass
+class Scans:
+    """Carrier events as parallel arrays (one row per event, unsorted)."""
+
+    shipment: np.ndarray  # row index into the shipments passed in
+    time: np.ndarray
+    status: np.ndarray
+    sub_status: np.ndarray
+    location: np.ndarray  # 0 = origin, r + 1 = region r
+
+
+@dataclass
+class ShipmentTruth:
+    """Hidden state of each shipment (NaN where an event never happened)."""
+
+    left_behind: np.ndarray
+    missed_acceptance: np.ndarray
+    accepted_at: np.ndarray
+    hub_at: np.ndarray
+    first_ofd_at: np.ndarray
+    delivered_at: np.ndarray
+    lost_leg: np.ndarray
+    lost_at: np.ndarray
+    damaged: np.ndarray
+    returned: np.ndarray
+    returned_at: np.ndarray
+    attempts: np.ndarray
+    weather_paused_hours: np.ndarray
+    weather_first_at: np.ndarray
+    missed_scans: np.ndarray  # scans the carrier should have posted but did not
+
+
+class CarrierModel:
+    """The carrier network for one scenario: schedules, parameters, closures."""
+
+    def __init__(self, cfg: CarrierConfig, cal: Calendar, closures: Closures,
+                 weather_scan_prob: float):
+        self.cfg = cfg
+        self.weather_scan_prob = weather_scan_prob
+        self.cal = cal
+        self.closures = closures
+        self.pickups = cal.instants(cfg.pickup_days, cfg.pickup_hours)
+        self.delivery_rounds = cal.instants(cfg.delivery_days, [cfg.delivery_start_hour])
+        self._median = np.array([cfg.transit[s].median_hours for s in SERVICE_LEVELS])
+        self._sigma = np.array([cfg.transit[s].sigma for s in SERVICE_LEVELS])
+
+    def handoff_time(self, label_at: np.ndarray) -> np.ndarray:
+        """The scheduled pickup a parcel labelled at ``label_at`` makes (cutoff before it)."""
+        return next_instant(self.pickups, label_at + self.cfg.cutoff_minutes / 60.0)
+
+    def _next_round(self, t: np.ndarray, region: np.ndarray) -> np.ndarray:
+        """Next delivery round at or after ``t`` that is not inside a closure."""
+        out = next_instant(self.delivery_rounds, t)
+        for _ in range(10):
+            reopened = closed_at(out, region, self.closures)
+            moved = reopened > out
+            if not moved.any():
+                break
+            out[moved] = next_instant(self.delivery_rounds, reopened[moved])
+        return out
+
+    def ship(self, handoff_at: np.ndarray, service: np.ndarray, region: np.ndarray,
+             u: np.ndarray) -> tuple[ShipmentTruth, Scans]:
+        """Carry ``n`` parcels handed over at ``handoff_at``; ``u`` is ``(n, DRAW_WIDTH)``."""
+        c = self.cfg
+        n = handoff_at.size
+        if u.shape != (n, DRAW_WIDTH):
+            raise ValueError(f"carrier draws must have shape ({n}, {DRAW_WIDTH}), got {u.shape}")
+        loc = region.astype(np.int16) + 1
+        nan = np.full(n, np.nan)
+        left = u[:, _C["left_behind"]] < c.left_behind_prob
+        moving = ~left
+        missed_acc = moving & (u[:, _C["missed_acceptance"]] < c.missed_acceptance_scan_prob)
+
+        accepted = handoff_at + _lognormal(c.acceptance_lag_median_hours, c.acceptance_lag_sigma,
+                                           u[:, _C["acceptance_lag"]])
+        linehaul = _lognormal(self._median[service], self._sigma[service], u[:, _C["linehaul"]])
+        hub, paused1 = pause_through_closures(accepted, linehaul, region, self.closures)
+        sort = _lognormal(c.sort_median_hours, c.sort_sigma, u[:, _C["sort"]])
+        ready, paused2 = pause_through_closures(hub, sort, region, self.closures)
+        ofd = self._next_round(ready, region)
+        paused = paused1 + paused2 + (ofd - next_instant(self.delivery_rounds, ready))
+        weather_first = np.where(paused > 0, self._first_pause(accepted, ofd, region), np.nan)
+
+        # loss, by leg; a lost parcel emits nothing after the leg it vanished on
+        lost_leg = np.zeros(n, np.int8)
+        for code, col in ((LOST_LINEHAUL, "loss_linehaul"), (LOST_AT_HUB, "loss_hub"),
+                          (LOST_IN_VAN, "loss_van")):  # fmt: skip
+            lost_leg[moving & (lost_leg == 0) & (u[:, _C[col]] < c.loss_prob_per_leg)] = code
+        window = c.delivery_end_hour - c.delivery_start_hour
+        first_attempt = ofd + u[:, _C["attempt_time"]] * window
+        leg_from = np.select([lost_leg == 1, lost_leg == 2, lost_leg == 3], [accepted, hub, ofd], nan)
+        leg_to = np.select([lost_leg == 1, lost_leg == 2, lost_leg == 3], [hub, ofd, first_attempt], nan)
+        lost_at = leg_from + u[:, _C["loss_position"]] * (leg_to - leg_from)
+        lost = lost_leg > 0
+
+        damaged = moving & ~lost & (u[:, _C["damage"]] < c.damage_prob)
+        damage_return = damaged & (u[:, _C["damage_return"]] < c.damage_return_share)
+
+        scans = _ScanLog()
+        scans.add(moving & ~missed_acc, accepted, feed.ACCEPTED, 0)
+        reached_hub = moving & ~(lost_leg == LOST_LINEHAUL)
+        missed_hub = reached_hub & (u[:, _C["miss_hub_scan"]] < c.scan_miss_prob)
+        scans.add(reached_hub & ~missed_hub, hub, feed.HUB, loc)
+        weather_scan = (moving & (paused > 0) & (u[:, _C["weather_scan"]] < self.weather_scan_prob)
+                        & ~(lost & (lost_at < weather_first)))  # fmt: skip
+        scans.add(weather_scan, weather_first, feed.WEATHER, loc)
+        returned_at = nan.copy()
+        scans.add(damage_return, hub, feed.DAMAGED, loc)
+        returned_at[damage_return] = hub[damage_return] + HOURS_PER_DAY
+        scans.add(damage_return, returned_at, feed.RETURNED, loc)
+
+        out = moving & ~damage_return & ~(lost_leg == LOST_LINEHAUL) & ~(lost_leg == LOST_AT_HUB)
+        missed_ofd = out & (u[:, _C["miss_ofd_scan"]] < c.scan_miss_prob)
+        scans.add(out & ~missed_ofd, ofd, feed.OUT_FOR_DELIVERY, loc)
+        delivered_at, attempts = self._attempts(out & ~lost, first_attempt, region, u, loc, scans, returned_at)
+        attempts[out & lost] = 0
+        returned = damage_return | (attempts == c.max_attempts) & np.isnan(delivered_at) & out & ~lost
+        truth = ShipmentTruth(
+            left_behind=left, missed_acceptance=missed_acc,
+            accepted_at=np.where(moving, accepted, np.nan),
+            hub_at=np.where(reached_hub, hub, np.nan),
+            first_ofd_at=np.where(out, ofd, np.nan),
+            delivered_at=delivered_at, lost_leg=lost_leg, lost_at=lost_at, damaged=damaged,
+            returned=returned, returned_at=returned_at, attempts=attempts,
+            weather_paused_hours=np.where(moving, paused, 0.0),
+            weather_first_at=np.where(moving, weather_first, np.nan),
+            missed_scans=(missed_acc.astype(np.int8) + missed_hub + missed_ofd).astype(np.int8),
+        )  # fmt: skip
+        return truth, scans.collect()
+
+    def _first_pause(self, t0: np.ndarray, t1: np.ndarray, region: np.ndarray) -> np.ndarray:
+        """Start of the first closure that overlaps ``[t0, t1)`` in the parcel's region."""
+        first = np.full(t0.size, np.inf)
+        for r, s, e in zip(self.closures.region, self.closures.start, self.closures.end, strict=True):
+            hit = (region == r) & (s < t1) & (e > t0)
+            first[hit] = np.minimum(first[hit], np.maximum(s, t0[hit]))
+        return np.where(np.isfinite(first), first, np.nan)
+
+    def _attempts(self, active: np.ndarray, first_attempt: np.ndarray, region: np.ndarray,
+                  u: np.ndarray, loc: np.ndarray, scans: _ScanLog,
+                  returned_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.cfg
+        window = c.delivery_end_hour - c.delivery_start_hour
+        delivered_at = np.full(active.size, np.nan)
+        attempts = np.zeros(active.size, np.int8)
+        when = first_attempt.copy()
+        pending = active.copy()
+        for k in range(1, c.max_attempts + 1):
+            attempts[pending] = k
+            failed = pending & (u[:, _C[f"fail_{k}"]] < c.failed_attempt_prob)
+            done = pending & ~failed
+            delivered_at[done] = when[done]
+            scans.add(done, when, feed.DELIVERED, loc)
+            scans.add(failed, when, feed.ATTEMPT_FAILED, loc)
+            pending = failed
+            if not pending.any():
+                break
+            nxt = self._next_round(when + 1.0, region)
+            if k < c.max_attempts:
+                scans.add(pending, nxt, feed.OUT_FOR_DELIVERY, loc)
+            # the same time of day as the first attempt: the route is the same
+            when = np.where(pending, nxt + u[:, _C["attempt_time"]] * window, when)
+        # out of attempts: back to the sender the next round
+        rts = pending
+        returned_at[rts] = self._next_round(when[rts] + 1.0, region[rts])
+        scans.add(rts, returned_at, feed.RETURNED, loc)
+        return delivered_at, attempts
+
+
+class _ScanLog:
+    """Collects masked event columns and concatenates them once."""
+
+    def __init__(self):
+        self._parts: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, mask: np.ndarray, time: np.ndarray, kind: tuple[int, int],
+            location: np.ndarray | int) -> None:
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return
+        loc = np.broadcast_to(np.asarray(location, np.int16), mask.shape)[idx]
+        self._parts.append((idx, time[idx], np.full(idx.size, kind[0], np.int8),
+                            np.full(idx.size, kind[1], np.int8), loc))  # fmt: skip
+
+    def collect(self) -> Scans:
+        if not self._parts:
+            e = np.empty(0)
+            return Scans(e.astype(np.int64), e, e.astype(np.int8), e.astype(np.int8), e.astype(np.int16))
+        cols = [np.concatenate(x) for x in zip(*self._parts, strict=True)]
+        return Scans(*cols)

@@ -1,0 +1,105 @@
+"""Customers: when they contact customer service, and what they report after delivery.
+
+A customer knows the promise.  If the parcel has not arrived some patience after the
+promise, they ask "where is my order?" (WISMO).  Customers who watch tracking also ask when
+the tracking page shows no news for longer than their own patience.  Unresolved, they ask
+again every ``followup_hours``.  After delivery they report a mis-pick or damage with a
+kind-dependent probability.  This is the status-quo world: no one acts proactively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import MISPICK_KINDS, CustomerConfig
+from sim.rng import Streams
+
+CONTACT_REASONS = ("wismo", *MISPICK_KINDS, "damaged")
+REASON = {r: i for i, r in enumerate(CONTACT_REASONS)}
+
+
+@dataclass
+class Contacts:
+    order: np.ndarray
+    time: np.ndarray
+    reason: np.ndarray  # code into CONTACT_REASONS
+
+
+@dataclass
+class CustomerDraws:
+    promise_patience: np.ndarray
+    stall_patience: np.ndarray  # inf for customers who do not watch tracking
+    report_u: np.ndarray
+    report_delay: np.ndarray
+
+    @classmethod
+    def draw(cls, cfg: CustomerConfig, n: int, streams: Streams) -> CustomerDraws:
+        u = streams.uniforms("customer", n, 5)
+        z = streams.generator("customer.normal").standard_normal((n, 3))
+        tracks = u[:, 0] < cfg.tracks_share
+        return cls(
+            promise_patience=cfg.promise_patience_median_hours * np.exp(cfg.promise_patience_sigma * z[:, 0]),
+            stall_patience=np.where(
+                tracks, cfg.stall_patience_median_hours * np.exp(cfg.stall_patience_sigma * z[:, 1]), np.inf
+            ),
+            report_u=u[:, 1],
+            report_delay=cfg.report_delay_median_hours * np.exp(cfg.report_delay_sigma * z[:, 2]),
+        )
+
+
+def first_stall(order: np.ndarray, time: np.ndarray, since: np.ndarray, until: np.ndarray,
+                patience: np.ndarray) -> np.ndarray:
+    """Earliest instant at which an order's tracking had shown no news for ``patience`` hours.
+
+    ``order``/``time`` are visible tracking events; the clock starts at ``since`` (the
+    shipping confirmation) and only gaps before ``until`` (arrival) count.  inf if none.
+    """
+    n = since.size
+    o = np.concatenate([np.arange(n), order])
+    t = np.concatenate([since, time])
+    keep = t < until[o]
+    o, t = o[keep], t[keep]
+    idx = np.lexsort((t, o))
+    o, t = o[idx], t[idx]
+    nxt = np.empty_like(t)
+    nxt[:-1] = t[1:]
+    last = np.ones(o.size, bool)
+    last[:-1] = o[1:] != o[:-1]
+    nxt[last] = until[o[last]]
+    stalled = (nxt - t) > patience[o]
+    out = np.full(n, np.inf)
+    np.minimum.at(out, o[stalled], t[stalled] + patience[o[stalled]])
+    return out
+
+
+def contacts(cfg: CustomerConfig, draws: CustomerDraws, promised_at: np.ndarray,
+             informed_at: np.ndarray, arrived_at: np.ndarray, problem: np.ndarray,
+             event_order: np.ndarray, event_time: np.ndarray) -> Contacts:
+    """Contacts of the status-quo world.
+
+    ``arrived_at`` is when the customer got the parcel (inf if never); ``problem`` the
+    reason code they would report after arrival (-1 if none); ``informed_at`` when they got
+    the tracking number.
+    """
+    by_promise = promised_at + draws.promise_patience
+    by_stall = first_stall(event_order, event_time, informed_at, arrived_at, draws.stall_patience)
+    first = np.minimum(by_promise, by_stall)
+    orders, times = [], []
+    for k in range(cfg.max_contacts):
+        t = first + k * cfg.followup_hours
+        m = t < arrived_at
+        orders.append(np.flatnonzero(m))
+        times.append(t[m])
+    wismo_o = np.concatenate(orders)
+    wismo_t = np.concatenate(times)
+    report_p = np.array([cfg.report_prob[r] for r in CONTACT_REASONS[1:]])
+    has_problem = (problem >= 0) & np.isfinite(arrived_at)
+    reports = has_problem & (draws.report_u < report_p[np.maximum(problem, 1) - 1])
+    rep_o = np.flatnonzero(reports)
+    order = np.concatenate([wismo_o, rep_o])
+    time = np.concatenate([wismo_t, arrived_at[rep_o] + draws.report_delay[rep_o]])
+    reason = np.concatenate([np.zeros(wismo_o.size, np.int8), problem[rep_o].astype(np.int8)])
+    idx = np.lexsort((time, order))
+    return Contacts(order[idx], time[idx], reason[idx])
