@@ -18,6 +18,7 @@ from typing import Any
 SERVICE_LEVELS = ("ground", "two_day", "next_day")
 MISPICK_KINDS = ("missing_item", "wrong_item", "wrong_variant", "wrong_quantity")
 PICK_TIME_DISTS = ("lognormal", "gamma", "exponential")
+DURATION_DISTS = ("lognormal", "gamma", "weibull")
 REPORTABLE_KINDS = (*MISPICK_KINDS, "damaged")
 
 
@@ -204,11 +205,17 @@ class WarehouseConfig:
 
 
 @dataclass
-class ServiceTransitConfig:
-    """Line-haul time origin hub -> destination hub, lognormal (median, sigma) in hours."""
+class DurationConfig:
+    """A positive duration in hours: a family, its median and its shape parameter.
 
-    median_hours: float = _f(50.0, positive)
-    sigma: float = _f(0.55, positive)
+    ``shape`` is sigma of log for ``lognormal`` and k for ``gamma`` and ``weibull``; the
+    median is the common anchor so that families are comparable (and calibration can
+    write whichever fits best by AIC).
+    """
+
+    dist: str = _f("lognormal", one_of(*DURATION_DISTS))
+    median_hours: float = _f(48.0, positive)
+    shape: float = _f(0.5, positive)
 
 
 @dataclass
@@ -223,13 +230,13 @@ class CarrierConfig:
     scan_miss_prob: float = _f(0.02, prob)  # each later scan (hub, out for delivery)
     acceptance_lag_median_hours: float = _f(2.0, positive)
     acceptance_lag_sigma: float = _f(0.4, nonneg)
-    transit: dict[str, ServiceTransitConfig] = field(
+    transit: dict[str, DurationConfig] = field(
         default_factory=lambda: {
-            "ground": ServiceTransitConfig(48.0, 0.5),
-            "two_day": ServiceTransitConfig(16.0, 0.3),
-            "next_day": ServiceTransitConfig(5.0, 0.25),
+            "ground": DurationConfig("lognormal", 48.0, 0.5),
+            "two_day": DurationConfig("lognormal", 16.0, 0.3),
+            "next_day": DurationConfig("lognormal", 5.0, 0.25),
         }
-    )
+    )  # line-haul origin hub -> destination hub
     sort_median_hours: float = _f(1.5, positive)
     sort_sigma: float = _f(0.4, nonneg)
     delivery_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import special
 
 from sim import feed
-from sim.config import SERVICE_LEVELS, CarrierConfig
+from sim.config import SERVICE_LEVELS, CarrierConfig, DurationConfig
 from sim.world.calendar import HOURS_PER_DAY, Calendar, next_instant
 from sim.world.weather import Closures, closed_at, pause_through_closures
 
@@ -39,6 +39,18 @@ NOT_LOST, LOST_LINEHAUL, LOST_AT_HUB, LOST_IN_VAN = 0, 1, 2, 3
 
 def _lognormal(median: float | np.ndarray, sigma: float | np.ndarray, u: np.ndarray) -> np.ndarray:
     return median * np.exp(sigma * special.ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+
+
+def duration_quantile(d: DurationConfig, u: np.ndarray) -> np.ndarray:
+    """Inverse CDF of a configured duration (hours) at uniforms ``u``."""
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    if d.dist == "lognormal":
+        return d.median_hours * np.exp(d.shape * special.ndtri(u))
+    if d.dist == "gamma":
+        return special.gammaincinv(d.shape, u) * d.median_hours / special.gammaincinv(d.shape, 0.5)
+    if d.dist == "weibull":
+        return d.median_hours * (-np.log1p(-u) / np.log(2.0)) ** (1.0 / d.shape)
+    raise ValueError(f"unknown duration distribution {d.dist!r}")
 
 
 @dataclass
@@ -84,8 +96,6 @@ class CarrierModel:
         self.closures = closures
         self.pickups = cal.instants(cfg.pickup_days, cfg.pickup_hours)
         self.delivery_rounds = cal.instants(cfg.delivery_days, [cfg.delivery_start_hour])
-        self._median = np.array([cfg.transit[s].median_hours for s in SERVICE_LEVELS])
-        self._sigma = np.array([cfg.transit[s].sigma for s in SERVICE_LEVELS])
 
     def handoff_time(self, label_at: np.ndarray) -> np.ndarray:
         """The scheduled pickup a parcel labelled at ``label_at`` makes (cutoff before it)."""
@@ -117,7 +127,10 @@ class CarrierModel:
 
         accepted = handoff_at + _lognormal(c.acceptance_lag_median_hours, c.acceptance_lag_sigma,
                                            u[:, _C["acceptance_lag"]])
-        linehaul = _lognormal(self._median[service], self._sigma[service], u[:, _C["linehaul"]])
+        linehaul = np.empty(n)
+        for code, level in enumerate(SERVICE_LEVELS):
+            m = service == code
+            linehaul[m] = duration_quantile(c.transit[level], u[m, _C["linehaul"]])
         hub, paused1 = pause_through_closures(accepted, linehaul, region, self.closures)
         sort = _lognormal(c.sort_median_hours, c.sort_sigma, u[:, _C["sort"]])
         ready, paused2 = pause_through_closures(hub, sort, region, self.closures)
