@@ -112,10 +112,11 @@ class TeamConfig:
     """The exception team: analysts on shifts working a FIFO case queue."""
 
     shifts: list[ShiftConfig] = field(
-        default_factory=lambda: [ShiftConfig(8.0, 17.0, 3), ShiftConfig(17.0, 21.0, 1)]
+        default_factory=lambda: [ShiftConfig(8.0, 17.0, 8), ShiftConfig(17.0, 22.0, 3)]
     )
+    analysts: int = _f(0, int_at_least(0))  # > 0: this many on every shift (easy to sweep)
     operating_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
-    handling_median_hours: float = _f(0.25, positive)  # triage and first actions of a case
+    handling_median_hours: float = _f(0.2, positive)  # triage and first actions of a case
     handling_sigma: float = _f(0.5, nonneg)
     followup_share: float = _f(0.5, nonneg)  # handling after a trace/recheck, as a share
 

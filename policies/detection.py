@@ -66,8 +66,9 @@ class FeedIndex:
         idx = np.lexsort((t, o))
         o, t = o[idx], t[idx]
         seen = tr["seen_at"].to_numpy()[idx]
-        status = tr["status"].astype(str).to_numpy()[idx]
-        sub = tr["sub_status"].astype(str).to_numpy()[idx]
+        # categories follow the shared vocabulary; decode the codes once, cheaply
+        status = np.asarray(tr["status"].cat.categories, dtype=object)[tr["status"].cat.codes.to_numpy()[idx]]
+        sub = np.asarray(tr["sub_status"].cat.categories, dtype=object)[tr["sub_status"].cat.codes.to_numpy()[idx]]
         first_seen = np.full(n, np.inf)
         first_time = np.full(n, np.inf)
         np.minimum.at(first_seen, o, seen)

@@ -14,8 +14,9 @@ from omegaconf import DictConfig
 
 from sim.api import CONF_DIR, to_config
 from sim.config import ConfigError, register_configs
+from sim.pipeline import policy_stage
 from sim.progress import stage_bar
-from sim.summary import format_summary, jsonable, world_summary
+from sim.summary import format_kpis, format_summary, jsonable, world_summary
 from sim.world import simulate_world
 
 
@@ -37,11 +38,17 @@ def _run(dcfg: DictConfig) -> None:
         world = simulate_world(cfg, progress=report)
     summary = world_summary(world)
     print(format_summary(summary))
+    result = policy_stage(world, cfg)
+    print(format_kpis(result.kpis, f"policy: detection={cfg.detection.name} "
+                                   f"recovery={cfg.recovery.name}"))
     if cfg.write_tables:
-        for name, df in world.tables().items():
+        tables = {**world.tables(), **result.tables}
+        for name, df in tables.items():
             write_atomic(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
     write_atomic(out / "summary.json",
                  lambda p: p.write_text(json.dumps(jsonable(summary), indent=2)))
+    write_atomic(out / "kpis.json",
+                 lambda p: p.write_text(json.dumps(jsonable(result.kpis), indent=2)))
     print(f"results in {out}")
 
 

@@ -200,16 +200,16 @@ class OutcomeConfig:
     ground_shipping: float = _f(8.5, nonneg)
     two_day_multiplier: float = _f(2.5, positive)  # 2-day 2-3x ground (goshipmint.com)
     overnight_multiplier: float = _f(5.0, positive)  # overnight 4-6x ground
-    analyst_hourly: float = _f(30.0, nonneg)
+    analyst_hourly: float = _f(30.0, nonneg)  # loaded cost of an exception analyst
     contact_cost: float = _f(5.0, nonneg)  # WISMO ~ $5; live $8.01 (Gartner 2019)
     notice_cost: float = _f(0.10, nonneg)  # automated proactive message (self-service $0.10)
     wismo_cut_by_notice: float = _f(0.55, prob)  # 40-70 % (vendor claims)
     # stars: on-time level, then penalties fitted to Olist (see docs in sim/outcomes.py)
     stars_on_time: float = _f(4.28, positive)  # Olist full data, on time
     promise_day_penalty: float = _f(0.70, nonneg)  # delivered on the promised day
-    late_step: float = _f(0.70, nonneg)  # step at the promise
-    late_extra_max: float = _f(1.60, nonneg)  # concave growth with days late ...
-    late_scale_days: float = _f(5.0, positive)  # ... 1 - exp(-days / scale)
+    late_step: float = _f(0.43, nonneg)  # step at the promise (least squares on Olist)
+    late_extra_max: float = _f(1.92, nonneg)  # concave growth with days late ...
+    late_scale_days: float = _f(5.3, positive)  # ... 1 - exp(-days / scale)
     never_penalty: float = _f(2.31, nonneg)  # never delivered and not made good
     late_reference_penalty: float = _f(1.73, nonneg)  # on time 4.28 vs late 2.55 (Olist)
     kind_weights: dict[str, float] = _f(

@@ -116,7 +116,14 @@ class CarrierModel:
 
     def ship(self, handoff_at: np.ndarray, service: np.ndarray, region: np.ndarray,
              u: np.ndarray) -> tuple[ShipmentTruth, Scans]:
-        """Carry ``n`` parcels handed over at ``handoff_at``; ``u`` is ``(n, DRAW_WIDTH)``."""
+        """Carry ``n`` parcels handed over at ``handoff_at``; ``u`` is ``(n, DRAW_WIDTH)``.
+
+        A parcel past the end of the calendar (a late reshipment) gets inf times."""
+        with np.errstate(invalid="ignore"):
+            return self._ship(handoff_at, service, region, u)
+
+    def _ship(self, handoff_at: np.ndarray, service: np.ndarray, region: np.ndarray,
+              u: np.ndarray) -> tuple[ShipmentTruth, Scans]:
         c = self.cfg
         n = handoff_at.size
         if u.shape != (n, DRAW_WIDTH):
