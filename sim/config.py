@@ -290,6 +290,3 @@ def register_configs() -> None:
 
     cs = ConfigStore.instance()
     cs.store(name="exsim_schema", node=ExsimConfig)
-    cs.store(group="scenario", name="schema", node=ScenarioConfig)
-    cs.store(group="detection", name="schema", node=DetectionConfig)
-    cs.store(group="recovery", name="schema", node=RecoveryConfig)
