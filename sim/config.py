@@ -213,9 +213,8 @@ class WarehouseConfig:
     pack_check_catch: float = _f(0.5, prob)  # share of mis-picks a scale/scan check catches
     rework_minutes: float = _f(15.0, nonneg)
     # --- calibration additions (marketplace sellers; default off = no extra delay)
-    # extra delays between label creation and the carrier pickup the parcel can make:
-    # order approval (payment check) and seller handling (label -> handed to the carrier).
-    approval_delay: DurationConfig | None = None
+    # seller handling: an extra delay between label creation and the carrier pickup the
+    # parcel can make (marketplace sellers hand parcels over days after the order).
     handling_delay: DurationConfig | None = None
 
 

@@ -3,9 +3,8 @@
 Real order histories such as Olist's come from marketplaces: an order waits for approval
 and for the seller to hand it to the carrier (days, not the minutes of a picking station),
 and the promise is an estimate per order rather than a business-day rule.  These draws
-use their own streams (``warehouse.approval``, ``warehouse.handling``,
-``orders.promise_lead``), so a scenario that leaves them off draws exactly what it drew
-before.
+use their own streams (``warehouse.handling``, ``orders.promise_lead``), so a scenario
+that leaves them off draws exactly what it drew before.
 """
 
 from __future__ import annotations
@@ -20,12 +19,9 @@ from sim.world.carrier import duration_quantile
 
 def seller_delay(cfg: WarehouseConfig, n: int, streams: Streams) -> np.ndarray:
     """Hours from label creation until the parcel is ready for a carrier pickup."""
-    delay = np.zeros(n)
-    if cfg.approval_delay is not None:
-        delay += duration_quantile(cfg.approval_delay, streams.uniforms("warehouse.approval", n)[:, 0])
-    if cfg.handling_delay is not None:
-        delay += duration_quantile(cfg.handling_delay, streams.uniforms("warehouse.handling", n)[:, 0])
-    return delay
+    if cfg.handling_delay is None:
+        return np.zeros(n)
+    return duration_quantile(cfg.handling_delay, streams.uniforms("warehouse.handling", n)[:, 0])
 
 
 def promised_from_lead(cfg: OrdersConfig, placed_at: np.ndarray, transit_u: np.ndarray,
