@@ -69,8 +69,8 @@ def estimate_orders(orders: pd.DataFrame, level: float = 0.95) -> OrderEstimates
     days = max((end.normalize() - start.normalize()).days + 1, 1)
     hour_counts = np.bincount(t.dt.hour, minlength=24).astype(float)
     day_index = pd.date_range(start.normalize(), end.normalize(), freq="D")
-    per_weekday_days = np.bincount(day_index.weekday, minlength=7).astype(float)
-    wd_counts = np.bincount(t.dt.weekday, minlength=7).astype(float)
+    per_weekday_days = np.bincount(day_index.day_of_week, minlength=7).astype(float)
+    wd_counts = np.bincount(t.dt.day_of_week, minlength=7).astype(float)
     wd_rate = np.divide(wd_counts, per_weekday_days, out=np.zeros(7), where=per_weekday_days > 0)
     c = orders[orders["complete"]]
     d = {
@@ -105,7 +105,7 @@ def estimate_orders(orders: pd.DataFrame, level: float = 0.95) -> OrderEstimates
 
 @dataclass
 class TrackingEstimates:
-    n_shipments: int  # handed over shipments of complete orders
+    n_shipments: int  # handed-over orders (censoring: recent ones may not be scanned yet)
     no_scan_k: int  # shipments with no carrier event at all
     missing_first_k: int  # with events, but no acceptance scan
     first_scan_after_label: np.ndarray  # hours
@@ -121,7 +121,9 @@ class TrackingEstimates:
 
 def estimate_tracking(orders: pd.DataFrame, events: TrackingEvents,
                       ts: TrackingSettings) -> TrackingEstimates:
-    c = orders[orders["complete"]].set_index("tracking_no")
+    # every order the shop handed over (delivered or not): a parcel that never got a scan
+    # is usually never delivered either
+    c = orders[orders["handoff"].notna()].set_index("tracking_no")
     ev = events.events
     ev = ev[ev["tracking_no"].isin(c.index) & ~ev["status"].isin(ts.ignore_statuses)]
     ev = ev.sort_values(["tracking_no", "time"], kind="stable")
@@ -139,7 +141,7 @@ def estimate_tracking(orders: pd.DataFrame, events: TrackingEvents,
         missing_first_k=int((scanned & ~accepted).sum()),
         first_scan_after_label=hours(a["label"], acc) if "label" in c else np.array([]),
         first_scan_after_handoff=hours(a["handoff"], acc),
-        first_scan_to_delivery=hours(acc, a["delivery"]),
+        first_scan_to_delivery=hours(acc, a["delivery"].where(a["complete"])),
         scan_gaps=gaps.to_numpy(float),
     )  # fmt: skip
     neg = (est.first_scan_after_handoff < 0).sum()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from omegaconf import OmegaConf
 
 CALIBRATION_CONF = Path(__file__).resolve().parents[2] / "conf" / "calibration"
@@ -85,9 +86,20 @@ def load_settings(preset: str | Path | None = None, overrides: list[str] | None 
             known = sorted(p.stem for p in CALIBRATION_CONF.glob("*.yaml"))
             raise FileNotFoundError(f"calibration preset {str(preset)!r} not found (known: {known})")
         parts.append(OmegaConf.load(path))
-    if overrides:
-        parts.append(OmegaConf.from_dotlist(list(overrides)))
-    obj = OmegaConf.to_object(OmegaConf.merge(*parts))
+    cfg = OmegaConf.merge(*parts)
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r}: expected key=value")
+        try:  # YAML scalars and lists; anything YAML cannot read (e.g. '%d.%m.%Y') is a string
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        try:
+            OmegaConf.update(cfg, key.strip(), value, merge=True)
+        except Exception as err:  # noqa: BLE001 - OmegaConf raises several types
+            raise ValueError(f"override {item!r}: {err}".splitlines()[0]) from err
+    obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, CalibrationSettings)
     if not 0.1 <= obj.fit_fraction <= 1.0:
         raise ValueError(f"fit_fraction = {obj.fit_fraction}: must be in [0.1, 1.0]")
