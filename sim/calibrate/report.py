@@ -27,7 +27,11 @@ def plot_fit(fit: Fit, label: str, path: Path) -> None:
     x = fit.data
     fig, (ax, qq) = plt.subplots(1, 2, figsize=(10, 4))
     top = np.quantile(x, 0.99)
-    ax.hist(x[x <= top], bins=60, density=True, color="0.8", label=f"data (n={x.size}, to p99)")
+    shown = x[x <= top]
+    width = top / 60
+    # density of all the data (the 1 % beyond p99 is off the chart, not renormalised away)
+    ax.hist(shown, bins=np.linspace(0, top, 61), weights=np.full(shown.size, 1 / (x.size * width)),
+            color="0.8", label=f"data (n={x.size}; axis to p99)")
     grid = np.linspace(max(top / 500, 1e-6), top, 400)
     for c in fit.candidates:
         style = "-" if c is fit.best else "--"

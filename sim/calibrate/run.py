@@ -32,7 +32,7 @@ LABELS = {
     "acceptance_lag": "acceptance lag (handoff -> first carrier scan)",
     "first_scan_after_label": "first-scan lag (label created -> first carrier scan)",
     "first_scan_to_delivery": "line-haul (first carrier scan -> delivery)",
-    "scan_gap": "gap between consecutive carrier scans",
+    "scan_gap": "gap between consecutive carrier scans (descriptive: a mix of legs, not written to the scenario)",
 }
 
 

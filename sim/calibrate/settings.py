@@ -103,6 +103,8 @@ def load_settings(preset: str | Path | None = None, overrides: list[str] | None 
     assert isinstance(obj, CalibrationSettings)
     if not 0.1 <= obj.fit_fraction <= 1.0:
         raise ValueError(f"fit_fraction = {obj.fit_fraction}: must be in [0.1, 1.0]")
-    if obj.replications < 2:
-        raise ValueError(f"replications = {obj.replications}: must be >= 2")
+    if obj.replications < 5:
+        raise ValueError(f"replications = {obj.replications}: must be >= 5 (t-interval)")
+    if not 0.5 < obj.ci_level < 1:
+        raise ValueError(f"ci_level = {obj.ci_level}: must be in (0.5, 1)")
     return obj
