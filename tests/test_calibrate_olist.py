@@ -73,6 +73,7 @@ def test_olist_period_drift_is_visible(olist):
     assert p50_held.obs_hi < p50_fit.obs_lo  # disjoint observed CIs: the data drifted
     # the model error in-sample is much smaller than the drift
     assert abs(p50_fit.simulated - p50_fit.observed) < 0.25 * (p50_fit.observed - p50_held.observed)
+    assert "**Drift**" in res.report_path.read_text()  # the report says so before the check
 
 
 @pytest.mark.xfail(strict=True, reason="Olist drifts: lead times and late share fall after April "

@@ -12,6 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from sim.api import CONF_DIR, to_config
 from sim.calibrate import calibrate, load_settings
+from sim.calibrate.cli import main
 from sim.calibrate.estimate import wilson
 from sim.calibrate.export import export_world
 from sim.calibrate.scenario import to_scenario
@@ -61,7 +62,7 @@ def roundtrip(tmp_path_factory):
                                        "replications=5", "fit_fraction=0.7"])
     res = calibrate(orders_csv, settings, tracking_path=tracking_csv,
                     config_dir=conf / "scenario", out_dir=tmp / "report")
-    return res, conf, world
+    return res, conf, world, (orders_csv, tracking_csv)
 
 
 def _inside(fit, true: DurationConfig):
@@ -72,13 +73,13 @@ def _inside(fit, true: DurationConfig):
 
 
 def test_recovers_handling_delay(roundtrip):
-    res, _, _ = roundtrip
+    res, _, _, _ = roundtrip
     # label -> handoff: handling delay plus the wait for the next 15-minute pickup (~0.1 h)
     _inside(res.fits["processing"], TRUE["handling"])
 
 
 def test_recovers_promise_lead_and_correlation(roundtrip):
-    res, _, _ = roundtrip
+    res, _, _, _ = roundtrip
     _inside(res.fits["promise_lead"], TRUE["promise"])
     # the copula correlation is with the whole handoff->delivery time, which adds the
     # acceptance lag to the line-haul: a little below 0.4
@@ -86,14 +87,14 @@ def test_recovers_promise_lead_and_correlation(roundtrip):
 
 
 def test_recovers_linehaul_and_acceptance_lag_from_tracking(roundtrip):
-    res, _, _ = roundtrip
+    res, _, _, _ = roundtrip
     _inside(res.tracking_fits["first_scan_to_delivery"], TRUE["linehaul"])
     lag = res.tracking_fits["acceptance_lag"]
     _inside(lag, DurationConfig("lognormal", TRUE["acceptance_median"], TRUE["acceptance_sigma"]))
 
 
 def test_recovers_missing_first_scan_shares(roundtrip):
-    res, _, _ = roundtrip
+    res, _, _, _ = roundtrip
     t = res.tracking_estimates
     lo, hi = wilson(t.no_scan_k, t.n_shipments, 0.99)
     assert lo <= TRUE["left_behind"] <= hi
@@ -102,7 +103,7 @@ def test_recovers_missing_first_scan_shares(roundtrip):
 
 
 def test_recovers_volume_and_no_rows_skipped_but_undelivered(roundtrip):
-    res, _, world = roundtrip
+    res, _, world, _ = roundtrip
     assert res.estimates.per_day == pytest.approx(280, rel=0.08)
     reasons = set(res.history.issues.counts)
     assert reasons <= {"not delivered (status 'not_delivered')"}, reasons
@@ -111,7 +112,7 @@ def test_recovers_volume_and_no_rows_skipped_but_undelivered(roundtrip):
 
 
 def test_written_scenario_composes_and_heldout_check_passes(roundtrip):
-    res, conf, _ = roundtrip
+    res, conf, _, _ = roundtrip
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf), version_base=None):
@@ -122,3 +123,14 @@ def test_written_scenario_composes_and_heldout_check_passes(roundtrip):
     rows = {r.figure: r for r in res.holdout}
     assert rows["late share"].within and rows["lead time p50 (d)"].within, res.holdout
     assert res.report_path.exists() and len(res.pngs) >= 5
+
+
+def test_cli_runs_on_the_export(roundtrip, tmp_path, capsys):
+    _, _, _, (orders_csv, tracking_csv) = roundtrip
+    code = main([str(orders_csv), "--preset", "exsim", "--name", "cli", "--tracking",
+                 str(tracking_csv), "--config-dir", str(tmp_path), "--out", str(tmp_path / "r"),
+                 "--no-plots", "bootstrap=20"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "held-out check:" in out and (tmp_path / "calibrated_cli.yaml").exists()
+    assert (tmp_path / "r" / "calibration.md").exists()

@@ -18,10 +18,21 @@ AUTO_FORMATS = (
 )  # fmt: skip
 
 
+TZ_SUFFIX = r"\d:\d\d(?::\d\d(?:\.\d+)?)?[+-]\d\d:?\d\d$"  # a time, then an offset
+
+
+def _normalise_zone(values: pd.Series) -> pd.Series:
+    """'... UTC' / 'GMT' / 'Z' -> '+00:00'; '10:00 -03:00' -> '10:00-03:00'."""
+    values = values.str.replace(r"(\d)\s*(?:UTC|GMT|Z)$", r"\1+00:00", regex=True)
+    return values.str.replace(r"(\d)\s+([+-]\d\d:?\d\d)$", r"\1\2", regex=True)
+
+
 def _try(values: pd.Series, fmt: str) -> pd.Series:
     """Parse with one format; unparseable -> NaT.  Offsets are kept by going through UTC."""
-    has_tz = values.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False).any()
-    return pd.to_datetime(values, format=fmt, errors="coerce", utc=bool(has_tz))
+    has_tz = bool(values.str.contains(TZ_SUFFIX, regex=True, na=False).any())
+    if has_tz and fmt != "ISO8601" and "%z" not in fmt:
+        fmt = fmt + "%z"
+    return pd.to_datetime(values, format=fmt, errors="coerce", utc=has_tz)
 
 
 def parse_dates(raw: pd.Series, date_format: str = "auto", timezone: str = "UTC"
@@ -32,7 +43,7 @@ def parse_dates(raw: pd.Series, date_format: str = "auto", timezone: str = "UTC"
     ``raw`` non-empty but result NaT = unparseable).
     """
     values = raw.astype("string").str.strip()
-    values = values.mask(values == "")
+    values = _normalise_zone(values.mask(values == ""))
     present = values.notna()
     candidates = (date_format,) if date_format != "auto" else AUTO_FORMATS
     best, best_fmt, best_ok = None, candidates[0], -1

@@ -147,6 +147,20 @@ def write_report(r: CalibrationResult, out: Path, plots: bool = True) -> Path:
         md += [f"- note: {note}" for note in t.notes]
         if r.tracking_fits:
             md += [""] + _fit_table(r.tracking_fits, LABELS, s.ci_level)
+    if r.periods:
+        md += ["", "## Is the history stationary?", "",
+               "Observed figures by period (complete orders). A scenario is stationary: if "
+               "these differ beyond their CIs, expect the held-out check to fail by as much.", "",
+               f"| period | orders | late share [{lv} CI] | median lead time d [{lv} CI] |",
+               "|---|---|---|---|"]
+        for label, n, f in r.periods:
+            ls, p50 = f["late share"], f["lead time p50 (d)"]
+            md.append(f"| {label} | {n} | {ls[0]:.3f} [{ls[1]:.3f}, {ls[2]:.3f}] | "
+                      f"{p50[0]:.2f} [{p50[1]:.2f}, {p50[2]:.2f}] |")
+        p50s = [f["lead time p50 (d)"] for _, _, f in r.periods]
+        drift = any(a[2] < b[1] or b[2] < a[1] for a in p50s for b in p50s)
+        md += ["", "**Drift**: the median lead time differs between periods beyond the CIs."
+               if drift else "No drift in the median lead time beyond the CIs."]
     md += ["", "## Held-out check", ""]
     if r.holdout:
         ok = sum(row.within for row in r.holdout)

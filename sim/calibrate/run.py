@@ -54,6 +54,7 @@ class CalibrationResult:
     holdout: list[holdout.Row] = field(default_factory=list)
     holdout_reps: list[dict] = field(default_factory=list)
     insample: list[holdout.Row] = field(default_factory=list)
+    periods: list[tuple[str, int, dict]] = field(default_factory=list)  # drift diagnostic
     report_path: Path | None = None
     pngs: list[Path] = field(default_factory=list)
 
@@ -130,7 +131,26 @@ def calibrate(orders_path: str | Path, settings: CalibrationSettings, *,
         fit_obs = holdout.observed_figures(fit_part[fit_part["complete"]], s.ci_level,
                                            max(s.bootstrap, 200), s.seed)
         result.insample = holdout.compare(fit_obs, sim)
+    result.periods = _periods(fit_part, check, s)
     from sim.calibrate.report import write_report
 
     write_report(result, Path(out_dir), plots=plots)
     return result
+
+
+def _periods(fit_part: pd.DataFrame, check: pd.DataFrame, s: CalibrationSettings
+             ) -> list[tuple[str, int, dict]]:
+    """Observed late share and median lead time in the two halves of the fit part and in the
+    check part: a history that drifts cannot be predicted by a stationary scenario."""
+    c = fit_part[fit_part["complete"]].sort_values("purchase")
+    half = len(c) // 2
+    parts = [("fit part, first half", c.iloc[:half]), ("fit part, second half", c.iloc[half:])]
+    if len(check):
+        parts.append(("check part", check))
+    out = []
+    for label, part in parts:
+        if len(part) < 30:
+            continue
+        span = f"{label} ({part['purchase'].min():%Y-%m-%d} .. {part['purchase'].max():%Y-%m-%d})"
+        out.append((span, len(part), holdout.observed_figures(part, s.ci_level, 200, s.seed)))
+    return out
