@@ -56,6 +56,41 @@ def plot_fit(fit: Fit, label: str, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_holdout(rows, insample, path: Path) -> None:
+    """Observed (check part, fit part) vs simulated, with their CIs, one panel per kind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [("late share", [r for r in rows if r.figure == "late share"]),
+              ("lead time (days)", [r for r in rows if r.figure.startswith("lead time")]),
+              ("days late, share of late orders", [r for r in rows if r.figure.startswith("late ") and "share of late" in r.figure])]  # fmt: skip
+    fit = {r.figure: r for r in insample}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 2.2, 2.6]})
+    for ax, (title, rs) in zip(axes, groups, strict=True):
+        x = np.arange(len(rs))
+        for dx, key, color, label in ((-0.22, "obs", "C0", "observed, check part"),
+                                      (0.0, "fit", "0.6", "observed, fit part"),
+                                      (0.22, "sim", "C3", "simulated")):  # fmt: skip
+            for i, r in enumerate(rs):
+                if key == "fit" and r.figure not in fit:
+                    continue
+                v, lo, hi = ((r.observed, r.obs_lo, r.obs_hi) if key == "obs" else
+                             (fit[r.figure].observed, fit[r.figure].obs_lo, fit[r.figure].obs_hi)
+                             if key == "fit" else (r.simulated, r.sim_lo, r.sim_hi))
+                ax.errorbar(i + dx, v, yerr=[[v - lo], [hi - v]], fmt="o", color=color, capsize=3,
+                            label=label if i == 0 else None)
+        ax.set_xticks(x)
+        ax.set_xticklabels([r.figure.replace(" (d)", "").replace(" (share of late)", "")
+                            .replace("lead time ", "") for r in rs], fontsize=8, rotation=20)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _fit_table(fits: dict[str, Fit], labels: dict[str, str], level: float) -> list[str]:
     pct = f"{level:.0%}"
     out = ["| quantity | n | family | AIC | ΔAIC | median h | shape | KS D | KS p |",
@@ -193,6 +228,12 @@ def write_report(r: CalibrationResult, out: Path, plots: bool = True) -> Path:
     r.pngs = []
     if plots:
         md += ["", "## Plots", ""]
+        if r.holdout:
+            p = out / "holdout.png"
+            plot_holdout(r.holdout, r.insample, p)
+            r.pngs.append(p)
+            md.append(f"- `{p.name}`: held-out check, observed vs simulated with {lv} CIs\n\n"
+                      f"  ![holdout]({p.name})")
         for q, f in {**r.fits, **r.tracking_fits}.items():
             p = out / f"fit_{q}.png"
             plot_fit(f, LABELS.get(q, q), p)
