@@ -79,8 +79,10 @@ def plot_holdout(rows, insample, path: Path) -> None:
                 v, lo, hi = ((r.observed, r.obs_lo, r.obs_hi) if key == "obs" else
                              (fit[r.figure].observed, fit[r.figure].obs_lo, fit[r.figure].obs_hi)
                              if key == "fit" else (r.simulated, r.sim_lo, r.sim_hi))
-                ax.errorbar(i + dx, v, yerr=[[v - lo], [hi - v]], fmt="o", color=color, capsize=3,
-                            label=label if i == 0 else None)
+                if not np.isfinite([v, lo, hi]).all():
+                    continue
+                ax.errorbar(i + dx, v, yerr=[[max(v - lo, 0)], [max(hi - v, 0)]], fmt="o",
+                            color=color, capsize=3, label=label if i == 0 else None)
         ax.set_xticks(x)
         ax.set_xticklabels([r.figure.replace(" (d)", "").replace(" (share of late)", "")
                             .replace("lead time ", "") for r in rs], fontsize=8, rotation=20)
