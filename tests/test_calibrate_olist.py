@@ -74,6 +74,8 @@ def test_olist_period_drift_is_visible(olist):
     # the model error in-sample is much smaller than the drift
     assert abs(p50_fit.simulated - p50_fit.observed) < 0.25 * (p50_fit.observed - p50_held.observed)
     assert "**Drift**" in res.report_path.read_text()  # the report says so before the check
+    # in-sample the simulated world reproduces the late share it was calibrated to
+    assert fit["late share"].within
 
 
 @pytest.mark.xfail(strict=True, reason="Olist drifts: lead times and late share fall after April "

@@ -22,7 +22,7 @@ from sim.world import simulate_world
 TRUE = {
     "handling": DurationConfig("gamma", 30.0, 2.0),
     "linehaul": DurationConfig("weibull", 60.0, 1.8),
-    "promise": DurationConfig("lognormal", 100.0, 0.3),
+    "promise": DurationConfig("lognormal", 140.0, 0.3),
     "acceptance_median": 3.0, "acceptance_sigma": 0.5,
     "missed_acceptance": 0.03, "left_behind": 0.01,
 }  # fmt: skip
@@ -84,6 +84,10 @@ def test_recovers_promise_lead_and_correlation(roundtrip):
     # the copula correlation is with the whole handoff->delivery time, which adds the
     # acceptance lag to the line-haul: a little below 0.4
     assert 0.3 < res.estimates.promise_transit_corr < 0.45
+    # the correlation that reproduces the late share under the fitted model: the truth
+    assert res.estimates.promise_transit_corr_matched == pytest.approx(0.4, abs=0.1)
+    assert res.overrides["orders"]["promise_transit_corr"] == pytest.approx(
+        res.estimates.promise_transit_corr_matched, abs=1e-4)
 
 
 def test_recovers_linehaul_and_acceptance_lag_from_tracking(roundtrip):

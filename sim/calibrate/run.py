@@ -15,6 +15,7 @@ from sim.calibrate.estimate import (
     TrackingEstimates,
     estimate_orders,
     estimate_tracking,
+    match_promise_corr,
 )
 from sim.calibrate.fit import Fit, fit_duration
 from sim.calibrate.load import DataError, OrderHistory, TrackingEvents, load_orders, load_tracking
@@ -106,6 +107,15 @@ def calibrate(orders_path: str | Path, settings: CalibrationSettings, *,
                                          ci_level=s.ci_level)
             else:
                 t_est.notes.append(f"{LABELS[q]}: only {x.size} values, not fitted")
+    # the copula correlation that makes the fitted model reproduce the observed late share
+    linehaul = t_fits.get("first_scan_to_delivery", fits["transit"])
+    other = [fits["order_to_handoff"].best.dist()]
+    if "acceptance_lag" in t_fits:
+        other.append(next(c for c in t_fits["acceptance_lag"].candidates
+                          if c.family == "lognormal").dist())
+    est.promise_transit_corr_matched, est.late_share_model = match_promise_corr(
+        other, linehaul.best.dist(), fits["promise_lead"].best.dist(), est.late_share,
+        seed=s.seed)
     if split_at is None:
         start, days = (est.end.normalize() + pd.Timedelta(days=1)), 30.0
     else:

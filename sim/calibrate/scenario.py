@@ -43,7 +43,9 @@ def scenario_overrides(name: str, est: OrderEstimates, fits: dict[str, Fit],
         "service_mix": {"ground": 1.0, "two_day": 0.0, "next_day": 0.0},
         "regions": regions,
         "promise_lead": fits["promise_lead"].as_duration(),
-        "promise_transit_corr": round(float(np.clip(est.promise_transit_corr, -0.99, 0.99)), 4),
+        "promise_transit_corr": round(float(np.clip(
+            est.promise_transit_corr if est.promise_transit_corr_matched is None
+            else est.promise_transit_corr_matched, -0.99, 0.99)), 4),
     }
     if est.value_median:
         orders["value_median"] = round(est.value_median, 4)
