@@ -226,8 +226,8 @@ def write_report(r: CalibrationResult, out: Path, plots: bool = True) -> Path:
                           f"{_num(row.obs_hi)}] | {_num(row.simulated)} | "
                           f"{'yes' if row.within else '**no**'} |")
         md += ["", "Note: the check part's most recent orders are censored (orders still in "
-               "transit at export time are not 'delivered' yet); a drift between the fit and "
-               "check periods shows up here and nowhere else."]
+               "transit at export time are not 'delivered' yet). Drift between the fit and "
+               "check periods shows here and in 'Is the history stationary?' above."]
     else:
         md.append("No held-out check (fit_fraction = 1 or fewer than 30 complete check orders).")
     r.pngs = []

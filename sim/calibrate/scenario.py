@@ -106,12 +106,19 @@ def to_scenario(overrides: dict) -> ScenarioConfig:
     return scenario
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """No YAML anchors/aliases: the file is for people to read and edit."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def write_scenario(overrides: dict, config_dir: Path, header: str) -> Path:
     config_dir = Path(config_dir)
     config_dir.mkdir(parents=True, exist_ok=True)
     path = config_dir / f"{overrides['name']}.yaml"
-    body = yaml.safe_dump({"defaults": ["baseline", "_self_"], **overrides}, sort_keys=False,
-                          default_flow_style=None, width=100)
+    body = yaml.dump({"defaults": ["baseline", "_self_"], **overrides}, Dumper=_PlainDumper,
+                     sort_keys=False, default_flow_style=None, width=100)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"# {line}" if line else "#" for line in header.strip().splitlines()]
     path.write_text("\n".join([*lines, f"# written {stamp} by exsim-calibrate", body]))
