@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ExsimConfig, register_configs, validate
-from sim.world import World, simulate_world
+
+if TYPE_CHECKING:  # the world (numpy, pandas, scipy) is imported when a run starts
+    from sim.world import World
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -48,6 +51,8 @@ def run_world(cfg: ExsimConfig | None = None, *, seed: int | None = None,
               replication: int = 0, progress: bool = False) -> World:
     """Simulate the world of ``cfg`` (default: the baseline).  Returns a :class:`World`
     whose ``tables()`` are pandas DataFrames."""
+    from sim.world import simulate_world
+
     cfg = cfg if cfg is not None else load_config()
     if not progress:
         return simulate_world(cfg, seed=seed, replication=replication)
