@@ -29,8 +29,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# world benchmark: exsim vs a naive one-process-per-order SimPy model, 100k and 1M orders
+#   make bench BENCH_ARGS="--quick"   or   BENCH_ARGS="--sizes 100000 --naive-max 100000"
 bench: $(STAMP)
-	$(BIN)/python bench/world.py
+	$(BIN)/python bench/world.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

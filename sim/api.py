@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ExsimConfig, register_configs, validate
-from sim.pipeline import RunResult, run_once
-from sim.world import World, simulate_world
+
+if TYPE_CHECKING:  # the world (numpy, pandas, scipy) is imported when a run starts
+    from sim.pipeline import RunResult
+    from sim.world import World
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -49,6 +52,8 @@ def run_world(cfg: ExsimConfig | None = None, *, seed: int | None = None,
               replication: int = 0, progress: bool = False) -> World:
     """Simulate the world of ``cfg`` (default: the baseline).  Returns a :class:`World`
     whose ``tables()`` are pandas DataFrames."""
+    from sim.world import simulate_world
+
     cfg = cfg if cfg is not None else load_config()
     if not progress:
         return simulate_world(cfg, seed=seed, replication=replication)
@@ -66,5 +71,7 @@ def run(cfg: ExsimConfig | None = None, *, world: World | None = None,
     (one row per order: cost ledger, arrival, stars, ...), ``alerts`` (with their outcome),
     ``cases``, ``actions`` and ``rules`` (precision/recall/latency per detection rule).
     """
+    from sim.pipeline import run_once
+
     cfg = cfg if cfg is not None else load_config()
     return run_once(cfg, replication=replication, world=world)

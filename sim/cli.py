@@ -14,10 +14,6 @@ from omegaconf import DictConfig
 
 from sim.api import CONF_DIR, to_config
 from sim.config import ConfigError, register_configs
-from sim.pipeline import policy_stage
-from sim.progress import stage_bar
-from sim.summary import format_kpis, format_summary, jsonable, world_summary
-from sim.world import simulate_world
 
 
 def write_atomic(path: Path, write) -> None:
@@ -33,6 +29,12 @@ def _run(dcfg: DictConfig) -> None:
     except ConfigError as err:
         print(f"exsim: {err}", file=sys.stderr)
         sys.exit(2)
+    # imported only for a valid config, so that a bad one is refused within a second
+    from sim.pipeline import policy_stage
+    from sim.progress import stage_bar
+    from sim.summary import format_kpis, format_summary, jsonable, world_summary
+    from sim.world import simulate_world
+
     out = Path(HydraConfig.get().runtime.output_dir)
     with stage_bar(f"world '{cfg.scenario.name}'", None if cfg.progress else False) as report:
         world = simulate_world(cfg, progress=report)

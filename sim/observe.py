@@ -37,7 +37,10 @@ def _check(name: str, df: pd.DataFrame, allowed: tuple[str, ...]) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
+# Frozen with hand-written ``__slots__`` rather than ``slots=True``: on Python 3.11 the
+# class that ``slots=True`` rebuilds breaks the frozen ``__setattr__`` (it raises a bare
+# "super(type, obj)" TypeError instead of FrozenInstanceError; CPython gh-90562).
+@dataclass(frozen=True)
 class Observation:
     """The observable side of a world: the only input of detection and recovery policies.
 
@@ -54,6 +57,8 @@ class Observation:
     alerts: pd.DataFrame
     horizon: float  # hours: orders were placed in [0, horizon)
 
+    __slots__ = ("orders", "tracking", "contacts", "alerts", "horizon")  # no room for truth
+
     def __post_init__(self) -> None:
         _check("orders", self.orders, ORDER_COLUMNS)
         _check("tracking", self.tracking, TRACKING_COLUMNS)
@@ -61,7 +66,7 @@ class Observation:
         _check("alerts", self.alerts, ALERT_COLUMNS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class GroundTruth:
     """What really happened to each order and shipment (one row per order) and the
     weather closures.  Never passed to a policy."""
@@ -69,6 +74,7 @@ class GroundTruth:
     orders: pd.DataFrame
     closures: pd.DataFrame
 
+    __slots__ = ("orders", "closures")
 
 GOLDEN = 0.6180339887498949
 

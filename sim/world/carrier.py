@@ -146,17 +146,19 @@ class CarrierModel:
         sort = _lognormal(c.sort_median_hours, c.sort_sigma, u[:, _C["sort"]])
         ready, paused2 = pause_through_closures(hub, sort, region, self.closures)
         ofd = self._next_round(ready, region)
-        paused = paused1 + paused2 + (ofd - next_instant(self.delivery_rounds, ready))
-        weather_first = np.where(paused > 0, self._first_pause(accepted, ofd, region), np.nan)
+        window = self.attempt_window
+        offset = u[:, _C["attempt_time"]] * window  # the parcel's place on the route
+        first_attempt, last_round, redispatched = self._dispatch(ofd, offset, region)
+        paused = (paused1 + paused2 + (ofd - next_instant(self.delivery_rounds, ready))
+                  + (last_round - ofd))  # fmt: skip
 
         # loss, by leg; a lost parcel emits nothing after the leg it vanished on
         lost_leg = np.zeros(n, np.int8)
         for code, col in ((LOST_LINEHAUL, "loss_linehaul"), (LOST_AT_HUB, "loss_hub"),
                           (LOST_IN_VAN, "loss_van")):  # fmt: skip
             lost_leg[moving & (lost_leg == 0) & (u[:, _C[col]] < c.loss_prob_per_leg)] = code
-        window = self.attempt_window
-        first_attempt = ofd + u[:, _C["attempt_time"]] * window
-        leg_from = np.select([lost_leg == 1, lost_leg == 2, lost_leg == 3], [accepted, hub, ofd], nan)
+        leg_from = np.select([lost_leg == 1, lost_leg == 2, lost_leg == 3],
+                             [accepted, hub, last_round], nan)  # fmt: skip
         leg_to = np.select([lost_leg == 1, lost_leg == 2, lost_leg == 3], [hub, ofd, first_attempt], nan)
         lost_at = leg_from + u[:, _C["loss_position"]] * (leg_to - leg_from)
         lost = lost_leg > 0
@@ -171,19 +173,27 @@ class CarrierModel:
         scans.add(reached_hub & ~missed_hub, hub, feed.HUB, loc)
         missed_transit = self._transit_scans(accepted, linehaul, region, moving, lost_leg,
                                              lost_at, u, loc, scans)
-        weather_scan = (moving & (paused > 0) & (u[:, _C["weather_scan"]] < self.weather_scan_prob)
-                        & ~(lost & (lost_at < weather_first)))  # fmt: skip
-        scans.add(weather_scan, weather_first, feed.WEATHER, loc)
         returned_at = nan.copy()
         scans.add(damage_return, hub, feed.DAMAGED, loc)
-        returned_at[damage_return] = hub[damage_return] + HOURS_PER_DAY
+        # sent back a day later, or when the region reopens
+        returned_at[damage_return] = closed_at(hub[damage_return] + HOURS_PER_DAY,
+                                               region[damage_return], self.closures)
         scans.add(damage_return, returned_at, feed.RETURNED, loc)
 
         out = moving & ~damage_return & ~(lost_leg == LOST_LINEHAUL) & ~(lost_leg == LOST_AT_HUB)
         missed_ofd = out & (u[:, _C["miss_ofd_scan"]] < c.scan_miss_prob)
         scans.add(out & ~missed_ofd, ofd, feed.OUT_FOR_DELIVERY, loc)
-        delivered_at, attempts = self._attempts(out & ~lost, first_attempt, region, u, loc, scans, returned_at)
+        for hit, round_at in redispatched:
+            scans.add(out & hit, round_at, feed.OUT_FOR_DELIVERY, loc)
+        delivered_at, attempts, paused3 = self._attempts(out & ~lost, first_attempt, offset, region,
+                                                         u, loc, scans, returned_at)
         attempts[out & lost] = 0
+        paused += paused3
+        until = np.fmax(np.fmax(first_attempt, delivered_at), returned_at)
+        weather_first = np.where(paused > 0, self._first_pause(accepted, until, region), np.nan)
+        weather_scan = (moving & (paused > 0) & (u[:, _C["weather_scan"]] < self.weather_scan_prob)
+                        & ~(lost & (lost_at < weather_first)))  # fmt: skip
+        scans.add(weather_scan, weather_first, feed.WEATHER, loc)
         returned = damage_return | (attempts == c.max_attempts) & np.isnan(delivered_at) & out & ~lost
         truth = ShipmentTruth(
             left_behind=left, missed_acceptance=missed_acc,
@@ -230,11 +240,32 @@ class CarrierModel:
             first[hit] = np.minimum(first[hit], np.maximum(s, t0[hit]))
         return np.where(np.isfinite(first), first, np.nan)
 
-    def _attempts(self, active: np.ndarray, first_attempt: np.ndarray, region: np.ndarray,
-                  u: np.ndarray, loc: np.ndarray, scans: _ScanLog,
-                  returned_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _dispatch(self, round_at: np.ndarray, offset: np.ndarray, region: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The delivery attempt ``offset`` hours into the round that starts at ``round_at``.
+
+        A closure that begins before the van reaches the parcel calls the round off (the
+        parcel goes back to the depot, unscanned) and it goes out again on the next open
+        round, at the same place on the route.  Returns ``(attempt, round it went out on,
+        [(mask, round) of each re-dispatch]``, the latter for the out-for-delivery scans.
+        """
+        round_at = round_at.copy()
+        redispatched = []
+        for _ in range(20):
+            stop = self._first_pause(round_at, round_at + offset, region)
+            hit = ~np.isnan(stop)
+            if not hit.any():
+                break
+            reopen = closed_at(stop[hit], region[hit], self.closures)
+            round_at[hit] = self._next_round(reopen, region[hit])
+            redispatched.append((hit, round_at.copy()))
+        return round_at + offset, round_at, redispatched
+
+    def _attempts(self, active: np.ndarray, first_attempt: np.ndarray, offset: np.ndarray,
+                  region: np.ndarray, u: np.ndarray, loc: np.ndarray, scans: _ScanLog,
+                  returned_at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self.cfg
-        window = self.attempt_window
+        paused = np.zeros(active.size)
         delivered_at = np.full(active.size, np.nan)
         attempts = np.zeros(active.size, np.int8)
         when = first_attempt.copy()
@@ -252,13 +283,19 @@ class CarrierModel:
             nxt = self._next_round(when + 1.0, region)
             if k < c.max_attempts:
                 scans.add(pending, nxt, feed.OUT_FOR_DELIVERY, loc)
-            # the same time of day as the first attempt: the route is the same
-            when = np.where(pending, nxt + u[:, _C["attempt_time"]] * window, when)
+                # the same time of day as the first attempt: the route is the same
+                idx = np.flatnonzero(pending)
+                when[idx], last, redispatched = self._dispatch(nxt[idx], offset[idx], region[idx])
+                paused[idx] += last - nxt[idx]
+                for hit, round_at in redispatched:
+                    scans.add_at(idx[hit], round_at[hit], feed.OUT_FOR_DELIVERY, loc)
+            else:
+                when = np.where(pending, nxt + offset, when)
         # out of attempts: back to the sender the next round
         rts = pending
         returned_at[rts] = self._next_round(when[rts] + 1.0, region[rts])
         scans.add(rts, returned_at, feed.RETURNED, loc)
-        return delivered_at, attempts
+        return delivered_at, attempts, paused
 
 
 def _round_hours(cfg: CarrierConfig) -> list[float]:
@@ -283,6 +320,13 @@ class _ScanLog:
         loc = np.broadcast_to(np.asarray(location, np.int16), mask.shape)[idx]
         self._parts.append((idx, time[idx], np.full(idx.size, kind[0], np.int8),
                             np.full(idx.size, kind[1], np.int8), loc))  # fmt: skip
+
+    def add_at(self, idx: np.ndarray, time: np.ndarray, kind: tuple[int, int],
+               location: np.ndarray) -> None:
+        """Events of the shipments ``idx`` at ``time`` (aligned with ``idx``)."""
+        if idx.size:
+            self._parts.append((idx, time, np.full(idx.size, kind[0], np.int8),
+                                np.full(idx.size, kind[1], np.int8), location[idx]))  # fmt: skip
 
     def collect(self) -> Scans:
         if not self._parts:

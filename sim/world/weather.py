@@ -60,18 +60,22 @@ def pause_through_closures(t0: np.ndarray, duration: np.ndarray, region: np.ndar
 
     Movement stops while the parcel's region is closed; the remaining work resumes when
     the closure ends.  Returns ``(end, paused_hours)``.  Closures are applied in order
-    of start, so a leg stretched by one storm may run into the next.
+    of start, so a leg stretched by one storm may run into the next.  Closures of a region
+    may overlap (two storms); a parcel already stopped until ``e0`` only loses the part of
+    the next closure beyond ``e0``, so overlapping hours are not counted twice.
     """
     end = t0 + duration
     paused = np.zeros_like(t0)
+    stopped_until = np.full_like(t0, -np.inf)  # end of the latest closure that stopped it
     for r, s, e in zip(closures.region, closures.start, closures.end, strict=True):
         hit = (region == r) & (s < end) & (e > t0)
         if not hit.any():
             continue
-        overlap_from = np.maximum(s, t0[hit])
-        added = e - overlap_from
+        overlap_from = np.maximum(np.maximum(s, t0[hit]), stopped_until[hit])
+        added = np.maximum(e - overlap_from, 0.0)
         end[hit] += added
         paused[hit] += added
+        stopped_until[hit] = np.maximum(stopped_until[hit], e)
     return end, paused
 
 
