@@ -101,6 +101,14 @@ class RunRecord:
         return f"[exsim] {self.status:<7} {self.setting}  N={self.n}  {self.elapsed_s:.1f}s{head}"
 
 
+def _same_run(done: list[str] | None, now: list[str]) -> bool:
+    """The finished run was launched with the same overrides (``resume``/``progress`` aside)."""
+    def strip(os_: list[str]) -> list[str]:
+        return [o for o in os_ if _key(o) not in ("resume", "progress")]
+
+    return done is not None and strip(done) == strip(now)
+
+
 def _load_finished(folder: Path, st: dict) -> RunRecord:
     try:
         kpis = pd.DataFrame.from_dict(json.loads((folder / "kpis.json").read_text()),
@@ -125,7 +133,7 @@ def run_setting(cfg: ExsimConfig, folder: str | os.PathLike, overrides: Iterable
     overrides = list(overrides)
     label, params = setting_of(overrides)
     st = read_status(folder)
-    if resume and st and st.get("status") == "ok" and st.get("overrides") == overrides:
+    if resume and st and st.get("status") == "ok" and _same_run(st.get("overrides"), overrides):
         return _load_finished(folder, st)
     status = {"status": "running", "setting": label, "params": params, "overrides": overrides,
               "seed": cfg.seed, "replications_requested": cfg.replications,
