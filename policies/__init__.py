@@ -1,0 +1,2 @@
+"""Detection rules and recovery policies.  They see only :class:`sim.observe.Observation`
+(and their configs), never the ground truth."""

@@ -82,6 +82,7 @@ def _run(dcfg: DictConfig) -> None:
     reps = rec.replications
     if reps is not None and reps.world0 is not None:
         print(format_summary(world_summary(reps.world0)))
+    print(f"policy: detection={cfg.detection.name} recovery={cfg.recovery.name}")
     print(format_kpis(rec.kpis, cfg.experiment.confidence))
     print(f"results in {out}")
 

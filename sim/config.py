@@ -10,134 +10,35 @@ at once, each naming the field, the value and what is allowed.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from policies.config import DetectionConfig, RecoveryConfig, check_policy
+from sim.configbase import (  # noqa: F401  (re-exported for the policies' configs)
+    ConfigError,
+    ShiftConfig,
+    _f,
+    days_of_week,
+    field_problems,
+    hour_of_day,
+    hours_list,
+    int_at_least,
+    iso_date,
+    keyed,
+    keyed_weights,
+    named_weights,
+    nonneg,
+    one_of,
+    positive,
+    prob,
+    weights,
+)
 
 SERVICE_LEVELS = ("ground", "two_day", "next_day")
 MISPICK_KINDS = ("missing_item", "wrong_item", "wrong_variant", "wrong_quantity")
 PICK_TIME_DISTS = ("lognormal", "gamma", "exponential")
 DURATION_DISTS = ("lognormal", "gamma", "weibull")
 REPORTABLE_KINDS = (*MISPICK_KINDS, "damaged")
-
-
-# --------------------------------------------------------------------------- checks
-# A check is attached to a field through ``metadata={"check": ...}``.  It returns None
-# when the value is fine, else the text "must be ...", which ``validate`` prefixes with
-# the field path and the offending value.
-Check = Callable[[Any], str | None]
-
-
-def _num(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def prob(x: Any) -> str | None:
-    return None if _num(x) and 0.0 <= x <= 1.0 else "a probability in [0, 1]"
-
-
-def nonneg(x: Any) -> str | None:
-    return None if _num(x) and x >= 0 else "a finite number >= 0"
-
-
-def positive(x: Any) -> str | None:
-    return None if _num(x) and x > 0 else "a finite number > 0"
-
-
-def hour_of_day(x: Any) -> str | None:
-    return None if _num(x) and 0 <= x <= 24 else "an hour of the day in [0, 24]"
-
-
-def one_of(*allowed: str) -> Check:
-    def check(x: Any) -> str | None:
-        return None if x in allowed else f"one of {list(allowed)}"
-
-    return check
-
-
-def weights(n: int | None = None) -> Check:
-    """Non-negative weights, not all zero (they are normalised, so they need not sum to 1)."""
-
-    def check(xs: Any) -> str | None:
-        need = f"a list of {n} " if n else "a list of "
-        if n is not None and len(xs) != n:
-            return need + f"weights >= 0, not all zero (got {len(xs)} values)"
-        if not all(_num(x) and x >= 0 for x in xs) or sum(xs) <= 0:
-            return need + "weights >= 0, not all zero"
-        return None
-
-    return check
-
-
-def keyed_weights(allowed: tuple[str, ...]) -> Check:
-    """Weights keyed by a subset of known names (a missing name has weight 0)."""
-
-    def check(d: Any) -> str | None:
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            return f"keyed by {list(allowed)} (unknown: {unknown})"
-        return weights()(list(d.values()))
-
-    return check
-
-
-def keyed(allowed: tuple[str, ...], value_check: Check) -> Check:
-    def check(d: Any) -> str | None:
-        unknown = sorted(set(d) - set(allowed))
-        missing = sorted(set(allowed) - set(d))
-        if unknown or missing:
-            return f"keyed by exactly {list(allowed)} (unknown: {unknown}, missing: {missing})"
-        for k, v in d.items():
-            msg = value_check(v)
-            if msg:
-                return f"{k}: {msg}"
-        return None
-
-    return check
-
-
-def named_weights(d: Any) -> str | None:
-    """Free names (e.g. regions) mapped to weights."""
-    if len(d) == 0:
-        return "a non-empty mapping of names to weights"
-    return weights()(list(d.values()))
-
-
-def days_of_week(xs: Any) -> str | None:
-    ok = len(xs) > 0 and all(isinstance(x, int) and 0 <= x <= 6 for x in xs)
-    return None if ok and len(set(xs)) == len(xs) else "distinct weekdays 0 (Mon) .. 6 (Sun), at least one"
-
-
-def hours_list(xs: Any) -> str | None:
-    if len(xs) == 0 or not all(_num(x) and 0 <= x < 24 for x in xs):
-        return "a non-empty list of hours in [0, 24)"
-    return None
-
-
-def int_at_least(lo: int) -> Check:
-    def check(x: Any) -> str | None:
-        return None if isinstance(x, int) and x >= lo else f"an integer >= {lo}"
-
-    return check
-
-
-def iso_date(x: Any) -> str | None:
-    import datetime as dt
-
-    try:
-        dt.date.fromisoformat(str(x))
-    except ValueError:
-        return "a date as YYYY-MM-DD"
-    return None
-
-
-def _f(default: Any, check: Check | None = None) -> Any:
-    """A dataclass field with a default (copied if mutable) and an optional check."""
-    meta = {"check": check} if check else {}
-    if isinstance(default, list | dict):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 # --------------------------------------------------------------------------- world
@@ -172,13 +73,6 @@ class OrdersConfig:
         {"northeast": 0.18, "southeast": 0.22, "midwest": 0.20, "south": 0.18, "west": 0.22},
         named_weights,
     )
-
-
-@dataclass
-class ShiftConfig:
-    start_hour: float = _f(6.0, hour_of_day)
-    end_hour: float = _f(14.0, hour_of_day)
-    pickers: int = _f(45, int_at_least(0))
 
 
 @dataclass
@@ -237,6 +131,7 @@ class CarrierConfig:
             "next_day": DurationConfig("lognormal", 5.0, 0.25),
         }
     )  # line-haul origin hub -> destination hub
+    linehaul_scan_every_hours: float = _f(12.0, nonneg)  # facility scans en route; 0: none
     sort_median_hours: float = _f(1.5, positive)
     sort_sigma: float = _f(0.4, nonneg)
     delivery_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
@@ -297,6 +192,47 @@ class ScenarioConfig:
 
 
 @dataclass
+class OutcomeConfig:
+    """Prices and the customer-response model that turn what happened into cost and
+    satisfaction (DESIGN §5, §7).  Scoring only: nothing here changes the world."""
+
+    goods_cost_share: float = _f(0.55, prob)  # cost of goods as a share of order value
+    ground_shipping: float = _f(8.5, nonneg)
+    two_day_multiplier: float = _f(2.5, positive)  # 2-day 2-3x ground (goshipmint.com)
+    overnight_multiplier: float = _f(5.0, positive)  # overnight 4-6x ground
+    analyst_hourly: float = _f(30.0, nonneg)  # loaded cost of an exception analyst
+    contact_cost: float = _f(5.0, nonneg)  # WISMO ~ $5; live $8.01 (Gartner 2019)
+    notice_cost: float = _f(0.10, nonneg)  # automated proactive message (self-service $0.10)
+    wismo_cut_by_notice: float = _f(0.55, prob)  # 40-70 % (vendor claims)
+    # stars: on-time level, then penalties fitted to Olist (see docs in sim/outcomes.py)
+    stars_on_time: float = _f(4.28, positive)  # Olist full data, on time
+    promise_day_penalty: float = _f(0.70, nonneg)  # delivered on the promised day
+    late_step: float = _f(0.43, nonneg)  # step at the promise (least squares on Olist)
+    late_extra_max: float = _f(1.92, nonneg)  # concave growth with days late ...
+    late_scale_days: float = _f(5.3, positive)  # ... 1 - exp(-days / scale)
+    never_penalty: float = _f(2.31, nonneg)  # never delivered and not made good
+    late_reference_penalty: float = _f(1.73, nonneg)  # on time 4.28 vs late 2.55 (Olist)
+    kind_weights: dict[str, float] = _f(
+        {"missing_item": 0.96, "wrong_item": 0.85, "wrong_variant": 0.85,
+         "wrong_quantity": 0.96, "damaged": 0.83},
+        keyed(("missing_item", "wrong_item", "wrong_variant", "wrong_quantity", "damaged"), nonneg),
+    )  # fmt: skip
+    recovery_reactive: float = _f(0.15, prob)  # share of the penalty a reactive fix restores
+    recovery_proactive: float = _f(0.40, prob)  # ... when acted on before the customer noticed
+    recovery_credit_bonus: float = _f(0.10, prob)  # ... extra with compensation
+    detractor_midpoint: float = _f(2.81, positive)  # P(<=2 stars) = logistic, fitted to Olist
+    detractor_slope: float = _f(1.245, positive)
+    repurchase_base: float = _f(0.35, prob)  # no-failure repurchase probability
+    repurchase_drop_max: float = _f(0.30, prob)  # relative drop at the worst failure
+    customer_lifetime_value: float = _f(120.0, nonneg)  # future margin of a retained customer
+
+
+def _confidence(x) -> str | None:
+    ok = isinstance(x, int | float) and not isinstance(x, bool) and 0.5 <= x < 1
+    return None if ok else "a confidence level in [0.5, 1)"
+
+
+@dataclass
 class ExperimentConfig:
     """How replications are chosen and where worlds are cached (not part of a setting).
 
@@ -308,7 +244,7 @@ class ExperimentConfig:
     target_kpi: str = ""  # empty: exactly ``replications`` replications
     rel_precision: float = _f(0.05, positive)
     max_replications: int = _f(100, int_at_least(2))
-    confidence: float = _f(0.95, lambda x: None if _num(x) and 0.5 <= x < 1 else "in [0.5, 1)")
+    confidence: float = _f(0.95, _confidence)
     world_cache: bool = True  # multirun: reuse worlds across settings (cache in the sweep dir)
     world_cache_dir: str = ""  # single run / API: cache worlds here too (empty: no disk cache)
 
@@ -325,31 +261,12 @@ class ExsimConfig:
     resume: bool = False  # multirun: skip runs whose folder already holds a finished result
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    outcomes: OutcomeConfig = field(default_factory=OutcomeConfig)
 
 
 # --------------------------------------------------------------------------- validation
-class ConfigError(ValueError):
-    """Invalid configuration; ``problems`` lists one line per bad field."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
-
-
-def _walk(obj: Any, path: str) -> Iterator[tuple[str, Any, Check | None]]:
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        p = f"{path}.{f.name}" if path else f.name
-        yield p, value, f.metadata.get("check")
-        if is_dataclass(value):
-            yield from _walk(value, p)
-        elif isinstance(value, list | dict):
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for k, v in items:
-                if is_dataclass(v):
-                    yield from _walk(v, f"{p}[{k}]" if isinstance(k, int) else f"{p}.{k}")
-
-
 def _cross_checks(s: ScenarioConfig) -> Iterator[str]:
     w, c, wx = s.warehouse, s.carrier, s.weather
     if not w.shifts:
@@ -394,21 +311,12 @@ def _experiment_checks(cfg: ExsimConfig) -> Iterator[str]:
 
 def validate(cfg: ExsimConfig | ScenarioConfig) -> None:
     """Raise :class:`ConfigError` listing every invalid field, or return None."""
-    problems = []
-    root = "scenario" if isinstance(cfg, ScenarioConfig) else ""
-    for path, value, check in _walk(cfg, root):
-        if check is None:
-            continue
-        try:
-            msg = check(value)
-        except TypeError:
-            msg = "of the documented type"
-        if msg:
-            problems.append(f"{path} = {value!r}: must be {msg}")
+    problems = field_problems(cfg, "scenario" if isinstance(cfg, ScenarioConfig) else "")
     scenario = cfg if isinstance(cfg, ScenarioConfig) else cfg.scenario
     problems.extend(_cross_checks(scenario))
     if isinstance(cfg, ExsimConfig):
         problems.extend(_experiment_checks(cfg))
+        problems.extend(check_policy(cfg.detection, cfg.recovery))
     if problems:
         raise ConfigError(problems)
 
@@ -420,3 +328,5 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="exsim_schema", node=ExsimConfig)
     cs.store(group="scenario", name="schema", node=ScenarioConfig)
+    cs.store(group="detection", name="schema", node=DetectionConfig)
+    cs.store(group="recovery", name="schema", node=RecoveryConfig)

@@ -9,6 +9,7 @@ from __future__ import annotations
 STATUSES = ("InfoReceived", "InTransit", "OutForDelivery", "AttemptFail", "Delivered", "Exception")
 SUB_STATUSES = (
     "accepted",  # InTransit: first carrier scan at the origin hub
+    "in_transit",  # InTransit: departure/arrival scans at facilities along the line-haul
     "arrived_at_hub",  # InTransit: destination hub
     "out_for_delivery",
     "attempt_failed",
@@ -24,6 +25,7 @@ SUB = {s: i for i, s in enumerate(SUB_STATUSES)}
 
 # (status, sub_status) of each kind of event the carrier model can emit
 ACCEPTED = (STATUS["InTransit"], SUB["accepted"])
+IN_TRANSIT = (STATUS["InTransit"], SUB["in_transit"])
 HUB = (STATUS["InTransit"], SUB["arrived_at_hub"])
 OUT_FOR_DELIVERY = (STATUS["OutForDelivery"], SUB["out_for_delivery"])
 ATTEMPT_FAILED = (STATUS["AttemptFail"], SUB["attempt_failed"])

@@ -10,8 +10,9 @@ policies against it) touch it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 # The columns each observable table may carry, and nothing else.
@@ -19,7 +20,7 @@ ORDER_COLUMNS = (
     "order_id", "tracking_no", "placed_at", "value", "items", "service", "region",
     "promised_at", "label_at", "handed_over_at",
 )  # fmt: skip
-TRACKING_COLUMNS = ("tracking_no", "time", "status", "sub_status", "location")
+TRACKING_COLUMNS = ("tracking_no", "time", "status", "sub_status", "location", "seen_at")
 CONTACT_COLUMNS = ("order_id", "time", "reason")
 ALERT_COLUMNS = ("region", "start", "end")
 
@@ -67,3 +68,17 @@ class GroundTruth:
 
     orders: pd.DataFrame
     closures: pd.DataFrame
+
+
+GOLDEN = 0.6180339887498949
+
+
+def with_polling_lag(obs: Observation, poll_hours: float) -> Observation:
+    """The feed as a tracker sees it: each event becomes known at the tracker's next poll
+    of that shipment (``seen_at``).  Polls run every ``poll_hours`` with a fixed phase per
+    tracking number (spread evenly by the golden ratio, no randomness needed)."""
+    tr = obs.tracking
+    phase = np.mod(tr["tracking_no"].to_numpy() * GOLDEN, 1.0) * poll_hours
+    t = tr["time"].to_numpy()
+    seen = phase + np.ceil((t - phase) / poll_hours) * poll_hours
+    return replace(obs, tracking=tr.assign(seen_at=np.maximum(seen, t)))

@@ -1,17 +1,28 @@
 """One run = world stage then policy stage, returning KPIs and per-order tables.
 
 This is the unit the experiment layer replicates, caches and sweeps.  The world stage
-depends only on (scenario, seed, replication); pass a recorded ``world`` to skip it.
+depends only on (scenario, seed, replication); pass a recorded ``world`` to skip it, and
+the policy stage gives exactly what a full run gives (the policy's own draws are keyed by
+order, not by the sequence of events).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
+from policies.detection import detect
+from policies.recovery import work_cases
 from sim.config import ExsimConfig
+from sim.desk import WorldDesk
+from sim.observe import with_polling_lag
+from sim.outcomes import score
+from sim.rng import Streams
 from sim.world import World, simulate_world
+from sim.world.calendar import HOURS_PER_DAY
+from sim.world.warehouse import rota
 
 
 @dataclass
@@ -22,19 +33,77 @@ class RunResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def world_kpis(world: World) -> dict[str, float]:
-    tr = world.truth.orders
-    n = max(len(tr), 1)
-    return {
-        "orders": float(len(tr)),
-        "on_time_share": float(tr["on_time"].mean()),
-        "exception_share": float((tr["exception"] != "none").mean()),
-        "contacts_per_order": len(world.observation.contacts) / n,
-    }
+def _delivered_seen(obs) -> np.ndarray:
+    tr = obs.tracking
+    d = tr[tr["status"] == "Delivered"]
+    out = np.full(len(obs.orders), np.inf)
+    row = pd.Series(np.arange(len(obs.orders)), index=obs.orders["tracking_no"].to_numpy())
+    np.minimum.at(out, row.reindex(d["tracking_no"].to_numpy()).to_numpy().astype(np.int64),
+                  d["seen_at"].to_numpy())
+    return out
+
+
+def team_shifts(team) -> list:
+    """The team's shifts, with ``analysts`` (if set) on every shift."""
+    if team.analysts <= 0:
+        return list(team.shifts)
+    return [replace(s, pickers=team.analysts) for s in team.shifts]
+
+
+def _seen_times(obs) -> list[np.ndarray]:
+    """Per order row, the sorted times at which its carrier events became known."""
+    tr = obs.tracking
+    row = pd.Series(np.arange(len(obs.orders)), index=obs.orders["tracking_no"].to_numpy())
+    o = row.reindex(tr["tracking_no"].to_numpy()).to_numpy().astype(np.int64)
+    s = tr["seen_at"].to_numpy()
+    idx = np.lexsort((s, o))
+    o, s = o[idx], s[idx]
+    bounds = np.searchsorted(o, np.arange(len(obs.orders) + 1))
+    return [s[bounds[i]:bounds[i + 1]] for i in range(len(obs.orders))]
+
+
+def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
+    """Detection, the exception team and recovery on a recorded world, then scoring."""
+    streams = Streams(world.seed, world.replication)
+    obs = with_polling_lag(world.observation, cfg.detection.poll_hours)
+    alerts = detect(obs, cfg.detection, world.calendar)
+    delivered_seen = _delivered_seen(obs)
+    desk = WorldDesk(world, cfg.recovery, streams)
+    team = cfg.recovery.team
+
+    z = streams.generator("team.handling").standard_normal(len(obs.orders))  # row = order
+    handling_hours = team.handling_median_hours * np.exp(team.handling_sigma * z)
+
+    def handling(order_id: int) -> float:
+        return float(handling_hours[order_id])
+
+    seen = _seen_times(obs)
+
+    def moved_since(order_id: int, t0: float, t1: float) -> bool:
+        s = seen[order_id]
+        return bool(np.searchsorted(s, t1, side="right") > np.searchsorted(s, t0, side="right"))
+
+    result = work_cases(
+        alerts, obs.orders, lambda o, t: bool(delivered_seen[o] <= t), moved_since, cfg.recovery,
+        desk,
+        rota(team_shifts(team), team.operating_days, world.calendar), handling,
+        horizon=world.calendar.n_days * HOURS_PER_DAY, kpi_horizon=world.observation.horizon,
+    )
+    actions = desk.table()
+    scored = score(world, result.alerts, result.cases, actions, result.busy_hours,
+                   result.staffed_hours, cfg.outcomes, streams,
+                   warmup_days=float(getattr(cfg, "warmup_days", 0.0)))
+    return RunResult(world.seed, world.replication, scored.kpis, {
+        "outcomes": scored.orders, "alerts": result.alerts, "cases": result.cases,
+        "actions": actions, "rules": scored.rules,
+    })  # fmt: skip
 
 
 def run_once(cfg: ExsimConfig, replication: int = 0, world: World | None = None) -> RunResult:
     """World (unless given) then policies; KPIs as plain floats."""
     if world is None:
         world = simulate_world(cfg, replication=replication)
-    return RunResult(cfg.seed, replication, world_kpis(world), {})
+    elif (world.seed, world.replication) != (cfg.seed, replication):
+        raise ValueError(f"world is for seed {world.seed} replication {world.replication}, "
+                         f"not {cfg.seed}/{replication}")
+    return policy_stage(world, cfg)

@@ -74,6 +74,22 @@ class Calendar:
         clock = before[day] + np.where(self.weekday[day] < 5, within, 0.0)
         return np.where(np.isfinite(t), clock, np.inf)
 
+    def add_business_hours(self, t0: np.ndarray, hours: float, open_hour: float = 0.0,
+                           close_hour: float = 24.0) -> np.ndarray:
+        """The instant at which ``hours`` business hours have passed since ``t0``.
+
+        With the defaults a business hour is any hour of Monday-Friday, so 72 business
+        hours are three business days (the "3 business days" of tracking products).
+        """
+        span = close_hour - open_hour
+        per_day = np.where(self.weekday < 5, span, 0.0)
+        before = np.concatenate([[0.0], np.cumsum(per_day)])
+        target = self._business_clock(t0, open_hour, close_hour) + hours
+        day = np.searchsorted(before, target, side="left") - 1
+        day = np.clip(day, 0, self.n_days - 1)
+        rest = target - before[day]
+        return np.where(np.isfinite(target), day * HOURS_PER_DAY + open_hour + rest, np.inf)
+
     def to_datetime(self, t: np.ndarray) -> np.ndarray:
         """Hours since start -> numpy datetime64 (for exports and plots)."""
         base = np.datetime64(self.start.isoformat(), "s")

@@ -24,11 +24,13 @@ from sim.world.calendar import HOURS_PER_DAY, Calendar, next_instant
 from sim.world.weather import Closures, closed_at, pause_through_closures
 
 MAX_ATTEMPTS = 8
+MAX_TRANSIT_SCANS = 12
 DRAW_COLUMNS = (
     "left_behind", "missed_acceptance", "acceptance_lag", "linehaul", "sort",
     "loss_linehaul", "loss_hub", "loss_van", "loss_position", "damage", "damage_return",
     "miss_hub_scan", "miss_ofd_scan", "weather_scan", "attempt_time",
     *(f"fail_{k}" for k in range(1, MAX_ATTEMPTS + 1)),
+    *(f"miss_transit_{k}" for k in range(1, MAX_TRANSIT_SCANS + 1)),
 )  # fmt: skip
 DRAW_WIDTH = len(DRAW_COLUMNS)
 _C = {name: i for i, name in enumerate(DRAW_COLUMNS)}
@@ -114,7 +116,14 @@ class CarrierModel:
 
     def ship(self, handoff_at: np.ndarray, service: np.ndarray, region: np.ndarray,
              u: np.ndarray) -> tuple[ShipmentTruth, Scans]:
-        """Carry ``n`` parcels handed over at ``handoff_at``; ``u`` is ``(n, DRAW_WIDTH)``."""
+        """Carry ``n`` parcels handed over at ``handoff_at``; ``u`` is ``(n, DRAW_WIDTH)``.
+
+        A parcel past the end of the calendar (a late reshipment) gets inf times."""
+        with np.errstate(invalid="ignore"):
+            return self._ship(handoff_at, service, region, u)
+
+    def _ship(self, handoff_at: np.ndarray, service: np.ndarray, region: np.ndarray,
+              u: np.ndarray) -> tuple[ShipmentTruth, Scans]:
         c = self.cfg
         n = handoff_at.size
         if u.shape != (n, DRAW_WIDTH):
@@ -158,6 +167,8 @@ class CarrierModel:
         reached_hub = moving & ~(lost_leg == LOST_LINEHAUL)
         missed_hub = reached_hub & (u[:, _C["miss_hub_scan"]] < c.scan_miss_prob)
         scans.add(reached_hub & ~missed_hub, hub, feed.HUB, loc)
+        missed_transit = self._transit_scans(accepted, linehaul, region, moving, lost_leg,
+                                             lost_at, u, loc, scans)
         weather_scan = (moving & (paused > 0) & (u[:, _C["weather_scan"]] < self.weather_scan_prob)
                         & ~(lost & (lost_at < weather_first)))  # fmt: skip
         scans.add(weather_scan, weather_first, feed.WEATHER, loc)
@@ -181,9 +192,33 @@ class CarrierModel:
             returned=returned, returned_at=returned_at, attempts=attempts,
             weather_paused_hours=np.where(moving, paused, 0.0),
             weather_first_at=np.where(moving, weather_first, np.nan),
-            missed_scans=(missed_acc.astype(np.int8) + missed_hub + missed_ofd).astype(np.int8),
+            missed_scans=(missed_acc.astype(np.int8) + missed_hub + missed_ofd
+                          + missed_transit).astype(np.int8),
         )  # fmt: skip
         return truth, scans.collect()
+
+    def _transit_scans(self, accepted: np.ndarray, linehaul: np.ndarray, region: np.ndarray,
+                       moving: np.ndarray, lost_leg: np.ndarray, lost_at: np.ndarray,
+                       u: np.ndarray, loc: np.ndarray, scans: _ScanLog) -> np.ndarray:
+        """Facility scans every ``linehaul_scan_every_hours`` of movement along the line-haul
+        (mapped through weather pauses, so none falls inside a closure)."""
+        every = self.cfg.linehaul_scan_every_hours
+        missed = np.zeros(accepted.size, np.int8)
+        if every <= 0:
+            return missed
+        for k in range(1, MAX_TRANSIT_SCANS + 1):
+            due = moving & (k * every < linehaul)
+            if not due.any():
+                break
+            at, _ = pause_through_closures(accepted[due], np.full(due.sum(), k * every),
+                                           region[due], self.closures)
+            when = np.full(accepted.size, np.nan)
+            when[due] = at
+            alive = due & ~((lost_leg == LOST_LINEHAUL) & (lost_at <= when))
+            miss = alive & (u[:, _C[f"miss_transit_{k}"]] < self.cfg.scan_miss_prob)
+            missed += miss
+            scans.add(alive & ~miss, when, feed.IN_TRANSIT, loc)
+        return missed
 
     def _first_pause(self, t0: np.ndarray, t1: np.ndarray, region: np.ndarray) -> np.ndarray:
         """Start of the first closure that overlaps ``[t0, t1)`` in the parcel's region."""

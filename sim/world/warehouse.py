@@ -18,7 +18,7 @@ import numpy as np
 import simpy
 from scipy import special
 
-from sim.config import MISPICK_KINDS, WarehouseConfig
+from sim.config import MISPICK_KINDS, ShiftConfig, WarehouseConfig
 from sim.rng import Streams
 from sim.world.calendar import HOURS_PER_DAY, Calendar
 from sim.world.orders import Orders, _categorical
@@ -40,12 +40,12 @@ def pick_hours(cfg: WarehouseConfig, items: np.ndarray, u: np.ndarray) -> np.nda
     return mean * np.exp(sigma * special.ndtri(u) - sigma**2 / 2)
 
 
-def picker_rota(cfg: WarehouseConfig, cal: Calendar) -> list[np.ndarray]:
-    """For each picker, the sorted ``(k, 2)`` on-duty windows over the calendar."""
-    n_pickers = max(s.pickers for s in cfg.shifts)
+def rota(shifts: list[ShiftConfig], operating_days: list[int], cal: Calendar) -> list[np.ndarray]:
+    """For each worker (picker, analyst), the sorted ``(k, 2)`` on-duty windows."""
+    n_pickers = max(s.pickers for s in shifts)
     rota: list[list[np.ndarray]] = [[] for _ in range(n_pickers)]
-    for shift in cfg.shifts:
-        windows = cal.intervals(cfg.operating_days, shift.start_hour, shift.end_hour)
+    for shift in shifts:
+        windows = cal.intervals(operating_days, shift.start_hour, shift.end_hour)
         for j in range(shift.pickers):
             rota[j].append(windows)
     out = []
@@ -122,7 +122,8 @@ def run_warehouse(cfg: WarehouseConfig, orders: Orders, cal: Calendar, streams: 
     # a mis-pick caught at the pack check is re-picked by the same picker
     service = pick_hours(cfg, orders.items, streams.uniforms("warehouse.pick", n)[:, 0])
     service = service + caught * cfg.rework_minutes / 60.0
-    picked = simulate_picking(orders.placed_at, service, picker_rota(cfg, cal), on_day)
+    picked = simulate_picking(orders.placed_at, service,
+                              rota(cfg.shifts, cfg.operating_days, cal), on_day)
     pack = cfg.pack_minutes_median / 60.0 * np.exp(
         cfg.pack_minutes_sigma * streams.generator("warehouse.pack").standard_normal(n)
     )

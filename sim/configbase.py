@@ -1,0 +1,183 @@
+"""Validation primitives shared by every config dataclass, and small shared configs.
+
+A check is attached to a field through ``metadata={"check": ...}`` (see :func:`_f`); the
+walker :func:`field_problems` visits nested dataclasses, lists and dicts and reports every
+bad value with its path, so a user sees all problems at once, before any simulation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+# --------------------------------------------------------------------------- checks
+# A check is attached to a field through ``metadata={"check": ...}``.  It returns None
+# when the value is fine, else the text "must be ...", which ``validate`` prefixes with
+# the field path and the offending value.
+Check = Callable[[Any], str | None]
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def prob(x: Any) -> str | None:
+    return None if _num(x) and 0.0 <= x <= 1.0 else "a probability in [0, 1]"
+
+
+def nonneg(x: Any) -> str | None:
+    return None if _num(x) and x >= 0 else "a finite number >= 0"
+
+
+def value_bound(x: Any) -> str | None:
+    """A money bound: >= 0, may be .inf (open-ended tier)."""
+    ok = isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 and not math.isnan(x)
+    return None if ok else "a number >= 0 (or .inf)"
+
+
+def positive(x: Any) -> str | None:
+    return None if _num(x) and x > 0 else "a finite number > 0"
+
+
+def hour_of_day(x: Any) -> str | None:
+    return None if _num(x) and 0 <= x <= 24 else "an hour of the day in [0, 24]"
+
+
+def one_of(*allowed: str) -> Check:
+    def check(x: Any) -> str | None:
+        return None if x in allowed else f"one of {list(allowed)}"
+
+    return check
+
+
+def weights(n: int | None = None) -> Check:
+    """Non-negative weights, not all zero (they are normalised, so they need not sum to 1)."""
+
+    def check(xs: Any) -> str | None:
+        need = f"a list of {n} " if n else "a list of "
+        if n is not None and len(xs) != n:
+            return need + f"weights >= 0, not all zero (got {len(xs)} values)"
+        if not all(_num(x) and x >= 0 for x in xs) or sum(xs) <= 0:
+            return need + "weights >= 0, not all zero"
+        return None
+
+    return check
+
+
+def keyed_weights(allowed: tuple[str, ...]) -> Check:
+    """Weights keyed by a subset of known names (a missing name has weight 0)."""
+
+    def check(d: Any) -> str | None:
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            return f"keyed by {list(allowed)} (unknown: {unknown})"
+        return weights()(list(d.values()))
+
+    return check
+
+
+def keyed(allowed: tuple[str, ...], value_check: Check) -> Check:
+    def check(d: Any) -> str | None:
+        unknown = sorted(set(d) - set(allowed))
+        missing = sorted(set(allowed) - set(d))
+        if unknown or missing:
+            return f"keyed by exactly {list(allowed)} (unknown: {unknown}, missing: {missing})"
+        for k, v in d.items():
+            msg = value_check(v)
+            if msg:
+                return f"{k}: {msg}"
+        return None
+
+    return check
+
+
+def named_weights(d: Any) -> str | None:
+    """Free names (e.g. regions) mapped to weights."""
+    if len(d) == 0:
+        return "a non-empty mapping of names to weights"
+    return weights()(list(d.values()))
+
+
+def days_of_week(xs: Any) -> str | None:
+    ok = len(xs) > 0 and all(isinstance(x, int) and 0 <= x <= 6 for x in xs)
+    return None if ok and len(set(xs)) == len(xs) else "distinct weekdays 0 (Mon) .. 6 (Sun), at least one"
+
+
+def hours_list(xs: Any) -> str | None:
+    if len(xs) == 0 or not all(_num(x) and 0 <= x < 24 for x in xs):
+        return "a non-empty list of hours in [0, 24)"
+    return None
+
+
+def int_at_least(lo: int) -> Check:
+    def check(x: Any) -> str | None:
+        return None if isinstance(x, int) and x >= lo else f"an integer >= {lo}"
+
+    return check
+
+
+def iso_date(x: Any) -> str | None:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(str(x))
+    except ValueError:
+        return "a date as YYYY-MM-DD"
+    return None
+
+
+def _f(default: Any, check: Check | None = None) -> Any:
+    """A dataclass field with a default (copied if mutable) and an optional check."""
+    meta = {"check": check} if check else {}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ShiftConfig:
+    start_hour: float = _f(6.0, hour_of_day)
+    end_hour: float = _f(14.0, hour_of_day)
+    pickers: int = _f(45, int_at_least(0))
+
+
+# --------------------------------------------------------------------------- validation
+class ConfigError(ValueError):
+    """Invalid configuration; ``problems`` lists one line per bad field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _walk(obj: Any, path: str) -> Iterator[tuple[str, Any, Check | None]]:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        p = f"{path}.{f.name}" if path else f.name
+        yield p, value, f.metadata.get("check")
+        if is_dataclass(value):
+            yield from _walk(value, p)
+        elif isinstance(value, list | dict):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                if is_dataclass(v):
+                    yield from _walk(v, f"{p}[{k}]" if isinstance(k, int) else f"{p}.{k}")
+
+
+
+
+def field_problems(cfg: Any, root: str = "") -> list[str]:
+    """Every field whose check fails, as ``path = value: must be ...``."""
+    problems = []
+    for path, value, check in _walk(cfg, root):
+        if check is None:
+            continue
+        try:
+            msg = check(value)
+        except TypeError:
+            msg = "of the documented type"
+        if msg:
+            problems.append(f"{path} = {value!r}: must be {msg}")
+    return problems

@@ -1,0 +1,108 @@
+"""The world's side of recovery actions: carrier traces, reshipments, claims, refunds.
+
+Policies call these through :class:`policies.recovery.CarrierDesk` and get back only what
+a real counterpart would tell them (a trace says "found" or "lost").  Here, on the world
+side, the answers come from the ground truth, and reshipments travel through the same
+carrier model as the world's parcels, with their own per-(order, attempt) streams — so a
+policy that reships more does not change any other draw.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from policies.config import RecoveryConfig
+from policies.recovery import TraceReply
+from sim.config import SERVICE_LEVELS
+from sim.rng import Streams
+from sim.world import World
+from sim.world.carrier import DRAW_WIDTH, CarrierModel
+from sim.world.weather import Closures
+
+ACTION_COLUMNS = ("order_id", "time", "action", "amount", "expedited", "item_only",
+                  "delivered_at", "duplicate")  # fmt: skip
+LOST_TERMINALS = ("lost", "never_received")
+
+
+class WorldDesk:
+    def __init__(self, world: World, cfg: RecoveryConfig, streams: Streams):
+        self.cfg = cfg
+        self.streams = streams
+        truth = world.truth.orders  # order_id == row
+        terminal = truth["terminal"].astype(str).to_numpy()
+        self.lost = np.isin(terminal, LOST_TERMINALS)
+        self.needed = np.isin(terminal, (*LOST_TERMINALS, "returned", "delivered_damaged"))
+        self.lost_at = truth["lost_at"].to_numpy()
+        cl = world.truth.closures
+        closures = Closures(cl["region"].cat.codes.to_numpy().astype(np.int16),
+                            cl["start"].to_numpy(), cl["end"].to_numpy())
+        sc = world.scenario
+        self.carrier = CarrierModel(sc.carrier, world.calendar, closures,
+                                    sc.weather.weather_scan_prob)
+        orders = world.observation.orders
+        self.region = orders["region"].cat.codes.to_numpy().astype(np.int16)
+        self.value = orders["value"].to_numpy()
+        self.attempts: dict[int, int] = defaultdict(int)
+        n = len(orders)
+        # per-order draws: row i belongs to order i, whatever the policy asks for
+        self.trace_hours = cfg.trace_median_hours * np.exp(
+            cfg.trace_sigma * streams.generator("desk.trace").standard_normal(n))
+        self.claim_u = streams.uniforms("desk.claim", n)[:, 0]
+        self.actions: list[tuple] = []
+        self.reships: list[tuple[int, int, float, bool, bool]] = []
+
+    def _record(self, order_id: int, at: float, action: str, amount: float = 0.0,
+                expedited: bool = False, item_only: bool = False,
+                delivered_at: float = np.nan, duplicate: bool = False) -> None:
+        self.actions.append((order_id, at, action, amount, expedited, item_only, delivered_at,
+                             duplicate))  # fmt: skip
+
+    def trace(self, order_id: int, at: float) -> TraceReply:
+        hours = float(self.trace_hours[order_id])
+        lost = bool(self.lost[order_id]) and not (self.lost_at[order_id] > at + hours)
+        self._record(order_id, at, "trace", amount=hours)
+        return TraceReply(at + hours, not lost)
+
+    def reship(self, order_id: int, at: float, expedited: bool, item_only: bool) -> None:
+        """Book a replacement; it is carried when the table is made (the policy never
+        sees the replacement's tracking, so nothing depends on carrying it now)."""
+        k = self.attempts[order_id] = self.attempts[order_id] + 1
+        self.reships.append((order_id, k, at, expedited, item_only))
+
+    def _carry_reships(self) -> list[tuple]:
+        if not self.reships:
+            return []
+        order, k, at, expedited, item_only = (np.array(x) for x in zip(*self.reships, strict=True))
+        u = np.vstack([self.streams.generator("reship.carrier", int(o), int(a)).random((1, DRAW_WIDTH))
+                       for o, a in zip(order, k, strict=True)])
+        level = np.where(expedited, SERVICE_LEVELS.index("next_day"),
+                         SERVICE_LEVELS.index("ground")).astype(np.int8)
+        handoff = self.carrier.handoff_time(at + self.cfg.reship_prep_hours)
+        ship, _ = self.carrier.ship(handoff, level, self.region[order], u)
+        # a replacement parcel is a duplicate when the original reaches the customer intact
+        duplicate = ~item_only & ~self.needed[order]
+        return [(int(o), float(t), "reship", 0.0, bool(e), bool(i), float(d), bool(dup))
+                for o, t, e, i, d, dup in zip(order, at, expedited, item_only,
+                                              ship.delivered_at, duplicate, strict=True)]
+
+    def claim(self, order_id: int, at: float) -> None:
+        approved = bool(self.lost[order_id]) and self.claim_u[order_id] < self.cfg.claim_approval_prob
+        amount = min(float(self.value[order_id]), self.cfg.carrier_liability) if approved else 0.0
+        self._record(order_id, at + self.cfg.claim_delay_hours, "claim", amount=amount)
+
+    def refund(self, order_id: int, at: float) -> None:
+        self._record(order_id, at, "refund", amount=float(self.value[order_id]))
+
+    def notify(self, order_id: int, at: float, credit: float) -> None:
+        self._record(order_id, at, "notify", amount=credit)
+
+    def table(self) -> pd.DataFrame:
+        """Every action taken, reshipments carried, sorted by time."""
+        rows = self.actions + self._carry_reships()
+        if not rows:
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in ACTION_COLUMNS})
+        df = pd.DataFrame.from_records(rows, columns=list(ACTION_COLUMNS))
+        return df.sort_values(["time", "order_id"], kind="stable").reset_index(drop=True)
