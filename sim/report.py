@@ -45,9 +45,7 @@ LABELS = {
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """pyplot, with whatever backend is active (inline in a notebook; ``main`` picks Agg)."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -306,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--satisfaction", default=SATISFACTION_KPI, help="KPI ranked highest-is-best")
     ap.add_argument("--confidence", type=float, default=0.95)
     a = ap.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
     if not Path(a.sweep_dir).is_dir():
         print(f"exsim-report: {a.sweep_dir}: not a folder", file=sys.stderr)
         return 2

@@ -111,5 +111,5 @@ def format_kpis(summary: pd.DataFrame, confidence: float = 0.95) -> str:
         ci = ("n/a (N < 2)" if not math.isfinite(s["half_width"])
               else f"[{s['ci_low']:.6g}, {s['ci_high']:.6g}]  ± {s['half_width']:.4g}")  # fmt: skip
         sd = f"sd {s['sd']:.4g}" if math.isfinite(s["sd"]) else ""
-        lines.append(f"  {k:<26} {s['mean']:>14.6g}  {ci}  {sd}".rstrip())
+        lines.append(f"  {k:<32} {s['mean']:>14.6g}  {ci}  {sd}".rstrip())
     return "\n".join(lines)
