@@ -19,6 +19,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
@@ -85,6 +86,45 @@ def _run(dcfg: DictConfig) -> None:
     print(f"policy: detection={cfg.detection.name} recovery={cfg.recovery.name}")
     print(format_kpis(rec.kpis, cfg.experiment.confidence))
     print(f"results in {out}")
+
+
+def sweep_size(task_overrides: list[str]) -> int | None:
+    """How many jobs a ``-m`` sweep of these overrides launches (None if not countable)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        total = 1
+        for o in OverridesParser.create().parse_overrides(task_overrides):
+            if o.is_sweep_override():
+                total *= len(list(o.sweep_iterator()))
+        return total
+    except Exception:  # e.g. interval sweeps of an optimising sweeper
+        return None
+
+
+class SweepProgress(Callback):
+    """A progress bar over the runs of a sweep (stderr, on a terminal).
+
+    The bar advances where jobs end in this process (the basic launcher); parallel
+    launchers report each finished run with its own line instead."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from tqdm.auto import tqdm
+
+        total = sweep_size(list(config.hydra.overrides.task))
+        self.bar = tqdm(total=total, desc="sweep", unit="run", file=sys.stderr,
+                        disable=None if config.get("progress", True) else True)  # fmt: skip
+
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
