@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -51,14 +52,18 @@ def _bar(total: int | None, desc: str, enabled: bool | None) -> tqdm:
                 disable=None if enabled is None else not enabled)  # fmt: skip
 
 
-def _one(cfg: ExsimConfig, r: int, cache: WorldCache | None) -> tuple[dict, RunResult, World]:
+Runner = Callable[[ExsimConfig, int, World], RunResult]
+
+
+def _one(cfg: ExsimConfig, r: int, cache: WorldCache | None,
+         run: Runner | None = None) -> tuple[dict, RunResult, World]:
     t0 = time.perf_counter()
     world = cache.get(cfg, r) if cache is not None else None
     if world is None:
         from sim.world import simulate_world
 
         world = simulate_world(cfg, replication=r)
-    res = run_once(cfg, replication=r, world=world)
+    res = (run or run_once)(cfg, r, world)
     row = {"replication": r, "seed": cfg.seed, "world_key": world_key(cfg.scenario, cfg.seed, r),
            "elapsed_s": time.perf_counter() - t0, **{k: float(v) for k, v in res.kpis.items()}}
     return row, res, world
@@ -77,7 +82,8 @@ def _precise_enough(reps: pd.DataFrame, cfg: ExsimConfig) -> bool:
 
 def replicate(cfg: ExsimConfig, n: int | None = None, *, cache: WorldCache | None = None,
               progress: bool | None = None, keep_world0: bool = False,
-              first: int = 0, desc: str = "replications") -> Replications:
+              first: int = 0, desc: str = "replications",
+              run: Runner | None = None) -> Replications:
     """Run ``cfg`` on ``n`` (default ``cfg.replications``) independent worlds.
 
     With ``cfg.experiment.target_kpi`` set, N grows one replication at a time beyond the
@@ -85,6 +91,8 @@ def replicate(cfg: ExsimConfig, n: int | None = None, *, cache: WorldCache | Non
     ``max_replications`` is reached.  ``first`` shifts the replication indices
     (``first..first+n-1``), e.g. for a set of worlds independent of another run's.
     ``progress``: None = a bar on a terminal only (and only if ``cfg.progress``).
+    ``run(cfg, replication, world) -> RunResult`` replaces :func:`sim.pipeline.run_once`
+    (e.g. world-only KPIs in a statistical test).
     """
     n = int(n or cfg.replications)
     e = cfg.experiment
@@ -96,7 +104,7 @@ def replicate(cfg: ExsimConfig, n: int | None = None, *, cache: WorldCache | Non
     with _bar(cap if not e.target_kpi else None, desc, enabled) as bar:
         r = first
         while True:
-            row, res, world = _one(cfg, r, cache)
+            row, res, world = _one(cfg, r, cache, run)
             rows.append(row)
             if r == first:
                 first_res = res
