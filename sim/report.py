@@ -70,6 +70,28 @@ def varying_params(c: Collected) -> list[str]:
     return [p for p in c.params if p in ok.columns and ok[p].astype(str).nunique() > 1]
 
 
+def inert_params(c: Collected) -> list[str]:
+    """Swept parameters that changed no KPI in any replication (e.g. a window swept on a
+    rule that is not enabled): the runs differing only in them have identical results."""
+    vary, ok = varying_params(c), c.ok
+    kpis = c.kpis
+    out = []
+    for p in vary:
+        others = [q for q in vary if q != p]
+        groups = ok.groupby(others, dropna=False) if others else [((), ok)]
+        same = True
+        for _, g in groups:
+            mats = [c.reps[c.reps["run"] == r].sort_values(["seed", "replication"])[kpis]
+                    .to_numpy() for r in g["run"]]  # fmt: skip
+            if any(m.shape != mats[0].shape or not np.array_equal(m, mats[0], equal_nan=True)
+                   for m in mats[1:]):  # fmt: skip
+                same = False
+                break
+        if same:
+            out.append(p)
+    return out
+
+
 def _is_numeric(s: pd.Series) -> bool:
     return pd.to_numeric(s, errors="coerce").notna().all()
 
@@ -244,6 +266,11 @@ def make_report(sweep_dir: str | Path, baseline: str | None = None, x: str | Non
         missing = sorted({"alerts_per_day", "case_wait_hours"} - present)
         rep.notes.append(f"skipped `case_wait_vs_alerts.png`: KPI {missing} not in the results")
 
+    for p in inert_params(c):
+        rep.notes.append(f"**`{p}` changed nothing**: runs that differ only in it have identical "
+                         "KPIs in every replication -- is the setting it belongs to enabled? "
+                         "(e.g. `detection.no_movement.hours` needs a preset with the rule on, "
+                         "such as `detection=no_movement_24h`)")  # fmt: skip
     rep.markdown = _markdown(rep, baseline, xp, by, cost_kpi, satisfaction_kpi, confidence)
     write_atomic(root / "report.md", lambda p: p.write_text(rep.markdown))
     rep.files.append(root / "report.md")

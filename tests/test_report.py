@@ -73,3 +73,13 @@ def test_pareto_front():
     cost = np.array([1.0, 2.0, 3.0, 2.5, 1.0])
     sat = np.array([3.0, 4.0, 5.0, 3.5, 2.0])
     assert pareto_front(cost, sat).tolist() == [True, True, True, False, False]
+
+
+def test_report_flags_a_sweep_that_changed_nothing(tmp_path):
+    """The no-movement window swept while the rule is off (detection=reactive)."""
+    from sim.experiment import sweep
+
+    sweep([*TINY, "detection=reactive"], {"detection.no_movement.hours": [24, 48]}, n=2,
+          out_dir=tmp_path, progress=False)  # fmt: skip
+    assert report_main([str(tmp_path)]) == 0
+    assert "**`detection.no_movement.hours` changed nothing**" in (tmp_path / "report.md").read_text()
