@@ -148,10 +148,15 @@ def _no_movement(f: FeedIndex, rule: HoursRule, obs: Observation, clock: Busines
     return _gap_rule(f, ao, at, aseen, anext, f.stopped_seen, rule, obs, clock)
 
 
+def _once_per_order(f: FeedIndex, anchor: np.ndarray, until_seen: np.ndarray, rule: HoursRule,
+                    obs: Observation, clock: BusinessClock):
+    """One anchor per order, known at once (order data): fire unless ``until_seen`` came first."""
+    return _gap_rule(f, np.arange(f.n), anchor, anchor, until_seen, np.full(f.n, np.inf), rule,
+                     obs, clock)
+
+
 def _no_first_scan(f: FeedIndex, rule: HoursRule, obs: Observation, clock: BusinessClock):
-    ao = np.arange(f.n)
-    return _gap_rule(f, ao, f.handed_over_at, f.handed_over_at, f.first_seen,
-                     np.full(f.n, np.inf), rule, obs, clock)
+    return _once_per_order(f, f.handed_over_at, f.first_seen, rule, obs, clock)
 
 
 def _long_in_transit(f: FeedIndex, rule: HoursRule, obs: Observation, clock: BusinessClock):
@@ -162,15 +167,11 @@ def _long_in_transit(f: FeedIndex, rule: HoursRule, obs: Observation, clock: Bus
 
 
 def _past_promise(f: FeedIndex, rule: HoursRule, obs: Observation, clock: BusinessClock):
-    ao = np.arange(f.n)
-    return _gap_rule(f, ao, f.promised_at, f.promised_at, f.delivered_seen,
-                     np.full(f.n, np.inf), rule, obs, clock)
+    return _once_per_order(f, f.promised_at, f.delivered_seen, rule, obs, clock)
 
 
 def _warehouse_delay(f: FeedIndex, rule: HoursRule, obs: Observation, clock: BusinessClock):
-    ao = np.arange(f.n)
-    return _gap_rule(f, ao, f.placed_at, f.placed_at, f.label_at, np.full(f.n, np.inf), rule,
-                     obs, clock)
+    return _once_per_order(f, f.placed_at, f.label_at, rule, obs, clock)
 
 
 def _nth_seen(f: FeedIndex, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

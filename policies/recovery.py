@@ -24,6 +24,7 @@ from policies.config import RecoveryConfig, tier_of
 # a case groups alerts of one order that call for the same kind of remedy
 FAMILY = {"missing_parcel": "parcel", "weather": "parcel", "failed_delivery": "parcel",
           "damaged": "item", "mispick": "item"}  # fmt: skip
+AUTOMATED = frozenset({"notify", "notify_credit", "wait_recheck"})  # no analyst needed
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class RecoveryResult:
 def _analyst(env: simpy.Environment, queue: simpy.Store, windows: np.ndarray, busy: list[float]):
     """One analyst: on duty in ``windows``, takes the oldest waiting task, works it.
 
-    A task is ``(hours, done_event)``; a task taken is finished even past the shift end.
+    A task is ``(hours, done_event, still_needed)``; a task taken is finished even past the
+    shift end.  ``still_needed(now)`` is checked when the task is taken: a case whose
+    parcel moved or arrived meanwhile is closed by the system without an analyst's time.
     ``busy = [hours worked, until]`` counts work done before ``until`` (the order horizon).
     """
     for start, end in windows:
@@ -76,11 +79,16 @@ def _analyst(env: simpy.Environment, queue: simpy.Store, windows: np.ndarray, bu
             yield env.timeout(start - env.now)
         while env.now < end:
             get = queue.get()
-            got = yield get | env.timeout(end - env.now)
-            if get not in got:
+            yield get | env.timeout(end - env.now)
+            # the get may have been granted in the very step the shift ended: test the
+            # event itself, not the condition's value, or that task would be lost
+            if not get.triggered:
                 get.cancel()
                 break
-            hours, done = got[get]
+            hours, done, still_needed = get.value
+            if not still_needed(env.now):
+                done.succeed(None)
+                continue
             busy[0] += max(min(env.now + hours, busy[1]) - env.now, 0.0)
             yield env.timeout(hours)
             done.succeed(env.now)
@@ -88,9 +96,9 @@ def _analyst(env: simpy.Environment, queue: simpy.Store, windows: np.ndarray, bu
 
 def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
                delivered_seen: Callable[[int, float], bool],
-               moved_since: Callable[[int, float, float], bool], cfg: RecoveryConfig, desk: CarrierDesk, rota: list[np.ndarray],
-               handling: Callable[[int], float], horizon: float,
-               kpi_horizon: float) -> RecoveryResult:
+               moved_since: Callable[[int, float, float], bool], cfg: RecoveryConfig,
+               desk: CarrierDesk, rota: list[np.ndarray], handling: Callable[[int], float],
+               horizon: float, kpi_horizon: float) -> RecoveryResult:
     """Run the exception team over ``alerts`` (sorted by time).
 
     ``delivered_seen(order_id, t)``: whether the polled feed showed delivery by ``t``;
@@ -99,6 +107,8 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
     order's own stream, so that it does not depend on which alerts opened cases).
     ``rota``: per analyst, the ``(k, 2)`` on-duty windows.  Utilisation is measured over
     ``[0, kpi_horizon)`` (the days orders were placed), where the load is representative.
+    Notices are automated (templated messages): a plan of notices only never waits for an
+    analyst; the first manual step (trace, reship, refund, claim, resend) needs a triage.
     """
     env = simpy.Environment()
     queue = simpy.Store(env)  # FIFO of tasks waiting for an analyst
@@ -109,28 +119,40 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
     case_of = np.full(len(alerts), -1, dtype=np.int64)
     busy = [0.0, kpi_horizon]
 
-    def analyst_time(case: Case, hours: float):
+    def analyst_time(case: Case, hours: float, still_needed=lambda now: True):
+        """Wait for an analyst and work ``hours``; False if the system closed it first."""
         done = env.event()
-        yield queue.put((hours, done))
+        yield queue.put((hours, done, still_needed))
         finished = yield done
+        if finished is None:
+            return False
         if np.isnan(case.first_handled_at):
             case.first_handled_at = finished - hours
         case.handling_hours += hours
+        return True
 
     def run_case(case: Case):
         yield env.timeout(case.opened_at - env.now)
-        if FAMILY[case.kind] == "parcel" and moved_since(case.order_id, case.opened_at, env.now):
-            # the parcel moved again while the case waited: a quick look closes it
-            yield from analyst_time(case, handling(case.order_id) * cfg.team.followup_share)
-            case.closed_at, case.close_reason = env.now, "moved_again"
-            return
-        yield from analyst_time(case, handling(case.order_id))
+        parcel = FAMILY[case.kind] == "parcel"
         plan = tier_of(cfg.tiers, case.value).plans.get(case.kind, [])
         lost_confirmed: bool | None = None
+        triaged = False
+
+        def still_stalled(now: float) -> bool:
+            return not (parcel and moved_since(case.order_id, case.opened_at, now))
+
         for step in plan:
-            if FAMILY[case.kind] == "parcel" and delivered_seen(case.order_id, env.now):
+            if parcel and delivered_seen(case.order_id, env.now):
                 case.close_reason = "delivered"
                 break
+            if step not in AUTOMATED and not triaged:
+                triaged = True
+                if not (yield from analyst_time(case, handling(case.order_id), still_stalled)):
+                    case.close_reason = "moved_again"
+                    break
+                if parcel and delivered_seen(case.order_id, env.now):
+                    case.close_reason = "delivered"
+                    break
             case.steps_done.append(step)
             if step in ("notify", "notify_credit"):
                 desk.notify(case.order_id, env.now, cfg.credit if step == "notify_credit" else 0.0)
@@ -141,7 +163,6 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
                 yield from analyst_time(case, handling(case.order_id) * cfg.team.followup_share)
             elif step == "wait_recheck":
                 yield env.timeout(cfg.recheck_hours)
-                yield from analyst_time(case, handling(case.order_id) * cfg.team.followup_share)
             elif step in ("reship_standard", "reship_expedited"):
                 desk.reship(case.order_id, env.now, step == "reship_expedited", False)
             elif step in ("reship_if_lost", "reship_expedited_if_lost", "refund_if_lost"):

@@ -15,6 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ExsimConfig, register_configs, validate
+from sim.pipeline import RunResult, run_once
 from sim.world import World, simulate_world
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -55,3 +56,15 @@ def run_world(cfg: ExsimConfig | None = None, *, seed: int | None = None,
 
     with stage_bar("world") as report:
         return simulate_world(cfg, seed=seed, replication=replication, progress=report)
+
+
+def run(cfg: ExsimConfig | None = None, *, world: World | None = None,
+        replication: int = 0) -> RunResult:
+    """World (or a recorded ``world``) then the policy stage: what ``exsim`` runs.
+
+    ``result.kpis`` is a dict of floats; ``result.tables`` holds DataFrames: ``outcomes``
+    (one row per order: cost ledger, arrival, stars, ...), ``alerts`` (with their outcome),
+    ``cases``, ``actions`` and ``rules`` (precision/recall/latency per detection rule).
+    """
+    cfg = cfg if cfg is not None else load_config()
+    return run_once(cfg, replication=replication, world=world)

@@ -18,6 +18,7 @@ from sim.configbase import (  # noqa: F401  (re-exported for the policies' confi
     ConfigError,
     ShiftConfig,
     _f,
+    correlation,
     days_of_week,
     field_problems,
     hour_of_day,
@@ -73,6 +74,12 @@ class OrdersConfig:
         {"northeast": 0.18, "southeast": 0.22, "midwest": 0.20, "south": 0.18, "west": 0.22},
         named_weights,
     )
+    # --- calibration additions (marketplace promise model; default off = business-day rule)
+    # promise = placed + a drawn lead time (hours), instead of promise_business_days;
+    # promise_transit_corr: Gaussian-copula correlation of that draw with the carrier
+    # line-haul draw (a long promise goes with a long trip, e.g. by distance).
+    promise_lead: DurationConfig | None = None
+    promise_transit_corr: float = _f(0.0, correlation)
 
 
 @dataclass
@@ -96,6 +103,10 @@ class WarehouseConfig:
     )
     pack_check_catch: float = _f(0.5, prob)  # share of mis-picks a scale/scan check catches
     rework_minutes: float = _f(15.0, nonneg)
+    # --- calibration additions (marketplace sellers; default off = no extra delay)
+    # seller handling: an extra delay between label creation and the carrier pickup the
+    # parcel can make (marketplace sellers hand parcels over days after the order).
+    handling_delay: DurationConfig | None = None
 
 
 @dataclass
@@ -142,6 +153,10 @@ class CarrierConfig:
     damage_return_share: float = _f(0.2, prob)  # damaged parcels returned, not delivered
     failed_attempt_prob: float = _f(0.02, prob)
     max_attempts: int = _f(3, int_at_least(1))
+    # --- calibration addition: 0 = one delivery round a day at delivery_start_hour, the
+    # attempt anywhere in [start, end); > 0 = a round every so many hours within the
+    # window, the attempt within the round's slot (door-to-door times from data).
+    delivery_round_every_hours: float = _f(0.0, nonneg)
 
 
 @dataclass
@@ -287,6 +302,10 @@ def _cross_checks(s: ScenarioConfig) -> Iterator[str]:
     if c.delivery_end_hour <= c.delivery_start_hour:
         yield (f"scenario.carrier.delivery_end_hour = {c.delivery_end_hour}: must be after "
                f"delivery_start_hour = {c.delivery_start_hour}")  # fmt: skip
+    window = c.delivery_end_hour - c.delivery_start_hour
+    if c.delivery_round_every_hours > window > 0:
+        yield (f"scenario.carrier.delivery_round_every_hours = {c.delivery_round_every_hours}: "
+               f"must be <= the delivery window ({window} h) or 0 (one round a day)")  # fmt: skip
     if set(c.transit) != set(SERVICE_LEVELS):
         yield (f"scenario.carrier.transit = {sorted(c.transit)}: must be keyed by exactly "
                f"{list(SERVICE_LEVELS)}")  # fmt: skip
@@ -327,6 +346,3 @@ def register_configs() -> None:
 
     cs = ConfigStore.instance()
     cs.store(name="exsim_schema", node=ExsimConfig)
-    cs.store(group="scenario", name="schema", node=ScenarioConfig)
-    cs.store(group="detection", name="schema", node=DetectionConfig)
-    cs.store(group="recovery", name="schema", node=RecoveryConfig)

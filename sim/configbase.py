@@ -118,6 +118,10 @@ def int_at_least(lo: int) -> Check:
     return check
 
 
+def correlation(x: Any) -> str | None:
+    return None if _num(x) and -0.99 <= x <= 0.99 else "a correlation in [-0.99, 0.99]"
+
+
 def iso_date(x: Any) -> str | None:
     import datetime as dt
 

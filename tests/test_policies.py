@@ -168,6 +168,10 @@ def test_ledger_adds_up_and_every_alert_has_one_outcome(world, preset):
     opened = alerts[alerts["outcome"] == "opened_case"]
     assert len(opened) == len(r.tables["cases"])
     assert alerts["case_id"].isin(r.tables["cases"]["case_id"]).all()
+    # a team with spare capacity closes every case (no task lost at a shift change)
+    assert r.kpis["team_utilisation"] < 0.9
+    assert (r.tables["cases"]["close_reason"] != "backlog_at_end").all()
+    assert r.tables["cases"]["closed_at"].notna().all()
 
 
 def test_repurchase_never_above_the_no_failure_baseline(world):

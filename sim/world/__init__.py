@@ -17,11 +17,13 @@ from sim.observe import GroundTruth, Observation
 from sim.rng import Streams
 from sim.world import customer as cust
 from sim.world.calendar import HOURS_PER_DAY, Calendar
-from sim.world.carrier import DRAW_WIDTH, CarrierModel
+from sim.world.carrier import DRAW_COLUMNS, DRAW_WIDTH, CarrierModel
+from sim.world.marketplace import promised_from_lead, seller_delay
 from sim.world.orders import make_orders
 from sim.world.warehouse import NO_MISPICK, run_warehouse
 from sim.world.weather import draw_closures
 
+LINEHAUL_COLUMN = DRAW_COLUMNS.index("linehaul")
 DRAIN_DAYS = 120  # calendar beyond the last order, for parcels still moving
 TRACKING_BASE = 1_000_000_000  # tracking numbers are not order ids
 TERMINALS = ("delivered", "delivered_with_mispick", "delivered_damaged", "lost",
@@ -80,9 +82,13 @@ def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
     report(0.65, "carrier")
     closures = draw_closures(scenario.weather, orders.region_names, cal, streams)
     carrier = CarrierModel(scenario.carrier, cal, closures, scenario.weather.weather_scan_prob)
-    handoff = carrier.handoff_time(wh.label_at)
-    ship, scans = carrier.ship(handoff, orders.service, orders.region,
-                               streams.uniforms("carrier", n, DRAW_WIDTH))
+    carrier_u = streams.uniforms("carrier", n, DRAW_WIDTH)
+    # calibration additions (off by default): seller delays, promise lead from data
+    handoff = carrier.handoff_time(wh.label_at + seller_delay(scenario.warehouse, n, streams))
+    if scenario.orders.promise_lead is not None:
+        orders.promised_at = promised_from_lead(scenario.orders, orders.placed_at,
+                                                carrier_u[:, LINEHAUL_COLUMN], streams)
+    ship, scans = carrier.ship(handoff, orders.service, orders.region, carrier_u)
 
     report(0.85, "customers")
     mispicked = (wh.mispick != NO_MISPICK) & ~wh.mispick_caught

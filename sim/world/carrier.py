@@ -97,7 +97,9 @@ class CarrierModel:
         self.cal = cal
         self.closures = closures
         self.pickups = cal.instants(cfg.pickup_days, cfg.pickup_hours)
-        self.delivery_rounds = cal.instants(cfg.delivery_days, [cfg.delivery_start_hour])
+        self.delivery_rounds = cal.instants(cfg.delivery_days, _round_hours(cfg))
+        self.attempt_window = (cfg.delivery_round_every_hours or
+                               cfg.delivery_end_hour - cfg.delivery_start_hour)
 
     def handoff_time(self, label_at: np.ndarray) -> np.ndarray:
         """The scheduled pickup a parcel labelled at ``label_at`` makes (cutoff before it)."""
@@ -152,7 +154,7 @@ class CarrierModel:
         for code, col in ((LOST_LINEHAUL, "loss_linehaul"), (LOST_AT_HUB, "loss_hub"),
                           (LOST_IN_VAN, "loss_van")):  # fmt: skip
             lost_leg[moving & (lost_leg == 0) & (u[:, _C[col]] < c.loss_prob_per_leg)] = code
-        window = c.delivery_end_hour - c.delivery_start_hour
+        window = self.attempt_window
         first_attempt = ofd + u[:, _C["attempt_time"]] * window
         leg_from = np.select([lost_leg == 1, lost_leg == 2, lost_leg == 3], [accepted, hub, ofd], nan)
         leg_to = np.select([lost_leg == 1, lost_leg == 2, lost_leg == 3], [hub, ofd, first_attempt], nan)
@@ -232,7 +234,7 @@ class CarrierModel:
                   u: np.ndarray, loc: np.ndarray, scans: _ScanLog,
                   returned_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = self.cfg
-        window = c.delivery_end_hour - c.delivery_start_hour
+        window = self.attempt_window
         delivered_at = np.full(active.size, np.nan)
         attempts = np.zeros(active.size, np.int8)
         when = first_attempt.copy()
@@ -257,6 +259,14 @@ class CarrierModel:
         returned_at[rts] = self._next_round(when[rts] + 1.0, region[rts])
         scans.add(rts, returned_at, feed.RETURNED, loc)
         return delivered_at, attempts
+
+
+def _round_hours(cfg: CarrierConfig) -> list[float]:
+    """Hours of day of the delivery rounds (one a day unless delivery_round_every_hours)."""
+    if not cfg.delivery_round_every_hours:
+        return [cfg.delivery_start_hour]
+    return list(np.arange(cfg.delivery_start_hour, cfg.delivery_end_hour,
+                          cfg.delivery_round_every_hours))
 
 
 class _ScanLog:
