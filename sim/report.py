@@ -280,7 +280,7 @@ def make_report(sweep_dir: str | Path, baseline: str | None = None, x: str | Non
 def _markdown(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> str:
     c, res = rep.collected, rep.results
     n_ok, n_all = len(c.ok), len(c.runs)
-    ns = sorted(set(res["n"].dropna().astype(int))) if len(res) else []
+    ns = sorted({int(n) for n in c.ok["n"]}) if len(c.ok) else []
     lines = [f"# exsim sweep report: `{rep.root}`", "",
              f"{n_ok} of {n_all} runs finished; replications per run: {ns or '-'}; "
              f"intervals are {100 * conf:g} % t-intervals over replications.", ""]  # fmt: skip

@@ -162,7 +162,8 @@ def results_table(c: Collected, baseline: str | None = None,
     kpis = c.kpis
     for _, run in c.ok.iterrows():
         r = c.reps[c.reps["run"] == run["run"]]
-        present = [k for k in kpis if k in r.columns and r[k].notna().any()]
+        # every KPI of the sweep for every setting (n = 0, NaN where a run has no value)
+        present = [k for k in kpis if k in r.columns]
         s = summarize(r, present, confidence)
         b = base.get(run["run"])
         b_setting = c.runs.set_index("run").loc[b, "setting"] if b else ""
