@@ -112,7 +112,7 @@ class SweepProgress(Callback):
         self.bar = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         total = sweep_size(list(config.hydra.overrides.task))
         self.bar = tqdm(total=total, desc="sweep", unit="run", file=sys.stderr,
