@@ -314,7 +314,9 @@ def _markdown(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> str:
     lines += ["## Plots", ""]
     lines += [f"- `{p.name}`" for p in plots] or ["- none"]
     if xp:
-        lines.append(f"\nx axis: `{xp}`; one line per {', '.join(f'`{b}`' for b in by) or 'sweep'}.")
+        per = f"one line per {', '.join(f'`{b}`' for b in by)}" if by else "one line"
+        lines.append(f"\nx axis: `{xp}`; {per}; bands are 95 % CIs of each mean (the paired "
+                     "differences in `results.csv` are much tighter).")
     if rep.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
     return "\n".join(lines) + "\n"
