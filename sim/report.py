@@ -316,7 +316,7 @@ def _markdown(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> str:
     if xp:
         per = f"one line per {', '.join(f'`{b}`' for b in by)}" if by else "one line"
         lines.append(f"\nx axis: `{xp}`; {per}; bands are 95 % CIs of each mean (the paired "
-                     "differences in `results.csv` are much tighter).")
+                     "differences in `results.csv` are usually much tighter).")
     if rep.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
     return "\n".join(lines) + "\n"
