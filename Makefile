@@ -6,6 +6,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-cluster
 
 .PHONY: run test lint bench venv clean
 
@@ -17,12 +18,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
+# the test suite also checks the submitit and Ray launchers: dev + cluster extras
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,cluster]'
+	touch $(TEST_STAMP)
+
 venv: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/exsim $(ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 

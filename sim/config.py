@@ -242,6 +242,28 @@ class OutcomeConfig:
     customer_lifetime_value: float = _f(120.0, nonneg)  # future margin of a retained customer
 
 
+def _confidence(x) -> str | None:
+    ok = isinstance(x, int | float) and not isinstance(x, bool) and 0.5 <= x < 1
+    return None if ok else "a confidence level in [0.5, 1)"
+
+
+@dataclass
+class ExperimentConfig:
+    """How replications are chosen and where worlds are cached (not part of a setting).
+
+    With ``target_kpi`` set, replications are added one at a time after the first
+    ``replications`` until the 95 % half-width of that KPI is at most ``rel_precision``
+    times its |mean| (or ``max_replications`` is reached).
+    """
+
+    target_kpi: str = ""  # empty: exactly ``replications`` replications
+    rel_precision: float = _f(0.05, positive)
+    max_replications: int = _f(100, int_at_least(2))
+    confidence: float = _f(0.95, _confidence)
+    world_cache: bool = True  # multirun: reuse worlds across settings (cache in the sweep dir)
+    world_cache_dir: str = ""  # single run / API: cache worlds here too (empty: no disk cache)
+
+
 @dataclass
 class ExsimConfig:
     """Top-level config of one run (what ``exsim`` composes with Hydra)."""
@@ -249,6 +271,10 @@ class ExsimConfig:
     seed: int = _f(20261126, int_at_least(0))
     progress: bool = True
     write_tables: bool = True
+    replications: int = _f(1, int_at_least(1))  # independent worlds 0..N-1 under ``seed``
+    warmup_days: float = _f(0.0, nonneg)  # orders placed in the first W days leave the KPIs
+    resume: bool = False  # multirun: skip runs whose folder already holds a finished result
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
@@ -292,12 +318,23 @@ def _cross_checks(s: ScenarioConfig) -> Iterator[str]:
                f"allowed: {sorted(s.orders.regions)}")  # fmt: skip
 
 
+def _experiment_checks(cfg: ExsimConfig) -> Iterator[str]:
+    if cfg.warmup_days >= cfg.scenario.days:
+        yield (f"warmup_days = {cfg.warmup_days!r}: must be less than scenario.days = "
+               f"{cfg.scenario.days!r} (no order would be left to score)")  # fmt: skip
+    e = cfg.experiment
+    if e.target_kpi and e.max_replications < cfg.replications:
+        yield (f"experiment.max_replications = {e.max_replications}: must be >= "
+               f"replications = {cfg.replications} (the first batch)")  # fmt: skip
+
+
 def validate(cfg: ExsimConfig | ScenarioConfig) -> None:
     """Raise :class:`ConfigError` listing every invalid field, or return None."""
     problems = field_problems(cfg, "scenario" if isinstance(cfg, ScenarioConfig) else "")
     scenario = cfg if isinstance(cfg, ScenarioConfig) else cfg.scenario
     problems.extend(_cross_checks(scenario))
     if isinstance(cfg, ExsimConfig):
+        problems.extend(_experiment_checks(cfg))
         problems.extend(check_policy(cfg.detection, cfg.recovery))
     if problems:
         raise ConfigError(problems)

@@ -1,0 +1,31 @@
+"""The planner notebook runs end to end (on a tiny world), so it cannot rot."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from exp_helpers import HAS_POLICIES, ROOT
+
+NOTEBOOK = ROOT / "notebooks" / "compare_detection_windows.ipynb"
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not HAS_POLICIES, reason="the notebook compares detection presets")
+def test_compare_detection_windows_notebook_runs(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("EXSIM_NB_N", "3")
+    monkeypatch.setenv("EXSIM_NB_HOURS", "24,48")
+    monkeypatch.setenv("EXSIM_NB_EXTRA", "scenario.days=3 scenario.orders.per_day=300")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "baseline: 48 h vs 24 h (paired, N = 3)" in text
+    assert "winter storm: 48 h vs 24 h" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the figures were drawn
+    assert os.environ.get("EXSIM_NB_N") == "3"
