@@ -37,11 +37,26 @@ def _check(name: str, df: pd.DataFrame, allowed: tuple[str, ...]) -> None:
         )
 
 
+class _FrozenSlots:
+    """Pickling for frozen dataclasses with hand-written ``__slots__`` (the default slot
+    protocol restores state with ``setattr``, which a frozen class refuses).  Worlds are
+    pickled by the experiment layer's world cache."""
+
+    __slots__ = ()
+
+    def __getstate__(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            object.__setattr__(self, name, value)
+
+
 # Frozen with hand-written ``__slots__`` rather than ``slots=True``: on Python 3.11 the
 # class that ``slots=True`` rebuilds breaks the frozen ``__setattr__`` (it raises a bare
 # "super(type, obj)" TypeError instead of FrozenInstanceError; CPython gh-90562).
 @dataclass(frozen=True)
-class Observation:
+class Observation(_FrozenSlots):
     """The observable side of a world: the only input of detection and recovery policies.
 
     ``orders``: order-system view (placed, value, promise, label created, handed over as
@@ -67,7 +82,7 @@ class Observation:
 
 
 @dataclass(frozen=True)
-class GroundTruth:
+class GroundTruth(_FrozenSlots):
     """What really happened to each order and shipment (one row per order) and the
     weather closures.  Never passed to a policy."""
 

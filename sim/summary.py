@@ -77,10 +77,3 @@ def jsonable(obj: Any) -> Any:
         return obj.item()
     return obj
 
-
-def format_kpis(kpis: dict[str, float], title: str = "KPIs") -> str:
-    """One KPI per line (single run; the experiment layer adds confidence intervals)."""
-    lines = [title]
-    for k, v in kpis.items():
-        lines.append(f"  {k:<34} {v:>14,.4f}")
-    return "\n".join(lines)

@@ -65,3 +65,16 @@ def test_a_truth_table_cannot_pose_as_the_feed(world):
     obs = world.observation
     with pytest.raises(TruthLeakError):
         Observation(world.truth.orders, obs.tracking, obs.contacts, obs.alerts, obs.horizon)
+
+
+def test_a_world_survives_pickling_frozen(world):
+    """The world cache pickles worlds; the frozen, slotted types must come back intact."""
+    import pickle
+
+    import pandas as pd
+
+    again = pickle.loads(pickle.dumps(world))
+    pd.testing.assert_frame_equal(again.observation.tracking, world.observation.tracking)
+    pd.testing.assert_frame_equal(again.truth.orders, world.truth.orders)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        again.observation.orders = None

@@ -197,12 +197,12 @@ def test_duplicates_are_reships_of_parcels_that_arrived(world):
     ("recovery.tiers.0.max_value=40", "gap"),
     ("recovery.tiers.1.min_value=40", "overlap"),
     ("+recovery.tiers.0.plans.missing_parcel=[teleport]", "unknown action 'teleport'"),
-    ("detection.customer_contact.enabled=false", "no rule is enabled"),
+    ("detection=reactive detection.customer_contact.enabled=false", "no rule is enabled"),
     ("detection.carrier_exception.sub_statuses=[aliens]", "unknown 'aliens'"),
 ])
 def test_bad_policy_config_is_named(override, needle):
     with pytest.raises(ConfigError, match=needle.replace("[", r"\[")):
-        sim.load_config(override)
+        sim.load_config(*override.split())
 
 
 def test_bad_policy_config_cli_exits_cleanly(tmp_path):
