@@ -65,11 +65,11 @@ class CustomerContactRule:
 
 @dataclass
 class DetectionConfig:
-    name: str = "reactive"
+    name: str = "no_movement_48h"  # the default preset (conf/config.yaml); reactive: status quo
     poll_hours: float = _f(6.0, positive)  # trackers poll carriers every 3-12 h (AfterShip)
     check_every_hours: float = _f(1.0, positive)  # how often rules are evaluated
     no_first_scan: HoursRule = field(default_factory=lambda: HoursRule(hours=72.0))
-    no_movement: HoursRule = field(default_factory=lambda: HoursRule(hours=48.0))
+    no_movement: HoursRule = field(default_factory=lambda: HoursRule(enabled=True, hours=48.0))
     long_in_transit: HoursRule = field(default_factory=lambda: HoursRule(hours=168.0))
     past_promise: HoursRule = field(default_factory=lambda: HoursRule(hours=24.0))
     warehouse_delay: HoursRule = field(default_factory=lambda: HoursRule(hours=72.0))

@@ -102,8 +102,8 @@ def test_settings_sharing_a_world_simulate_it_once():
 def test_paired_ci_narrower_than_independent():
     """Common random numbers: a change of the missed-scan rate evaluated on paired
     replications has a much narrower CI than the same comparison on independent worlds."""
-    a = sim.load_config(*TINY, "scenario.carrier.scan_miss_prob=0.01")
-    b = sim.load_config(*TINY, "scenario.carrier.scan_miss_prob=0.08")
+    a = sim.load_config(*TINY, "detection=reactive", "scenario.carrier.scan_miss_prob=0.01")
+    b = sim.load_config(*TINY, "detection=reactive", "scenario.carrier.scan_miss_prob=0.08")
     paired = compare(a, b, 8)
     indep = compare(a, b, 8, independent=True)
     assert not paired.shared_worlds  # the scenario differs: same random numbers, not same world

@@ -83,7 +83,7 @@ def test_world_reuse_equals_full_run():
 
 
 def test_policy_change_does_not_change_the_world_or_reship_draws(world):
-    a = run_once(cfg_of("recovery=reship_expedited_all"), world=world)
+    a = run_once(cfg_of("recovery=reship_expedited_all", "detection=reactive"), world=world)
     b = run_once(cfg_of("recovery=reship_expedited_all", "detection=no_movement_48h"), world=world)
     ra = a.tables["actions"].query("action == 'reship'").set_index("order_id")
     rb = b.tables["actions"].query("action == 'reship'").set_index("order_id")
