@@ -21,12 +21,11 @@ import hashlib
 import json
 import os
 import pickle
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
 from sim.config import ExsimConfig, ScenarioConfig
-from sim.observe import GroundTruth, Observation
 from sim.world import World, simulate_world
 
 _WORLD_CODE = ("world", "feed.py", "observe.py", "rng.py", "config.py")
@@ -112,7 +111,7 @@ class WorldCache:
             world = simulate_world(cfg, replication=replication, progress=progress)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as fh:
-                pickle.dump(_state(world), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(world, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
             with open(self.root / "simulated.log", "a") as log:  # who simulated what
                 log.write(f"{key} seed={cfg.seed} replication={replication} pid={os.getpid()}\n")
@@ -120,19 +119,6 @@ class WorldCache:
             return world
 
 
-def _state(world: World) -> dict:
-    """A World as plain parts (its frozen, slotted observation/truth classes do not
-    round-trip through pickle on their own); :func:`_load` rebuilds it."""
-    part = lambda obj: {f.name: getattr(obj, f.name) for f in fields(obj)}  # noqa: E731
-    return {"format": 1, **{f.name: getattr(world, f.name) for f in fields(world)},
-            "truth": part(world.truth), "observation": part(world.observation)}  # fmt: skip
-
-
 def _load(path: Path) -> World:
     with open(path, "rb") as fh:
-        st = pickle.load(fh)
-    if not isinstance(st, dict) or st.get("format") != 1:
-        raise pickle.UnpicklingError(f"{path}: not a world cache entry of format 1")
-    st.pop("format")
-    return World(**{**st, "truth": GroundTruth(**st["truth"]),
-                    "observation": Observation(**st["observation"])})  # fmt: skip
+        return pickle.load(fh)
