@@ -56,13 +56,6 @@ class Calendar:
             raise ValueError("calendar too short: increase its drain days")
         return self.business_days[idx]
 
-    def business_hours_between(self, t0: np.ndarray, t1: np.ndarray, open_hour: float = 9.0,
-                               close_hour: float = 17.0) -> np.ndarray:
-        """Business hours (Mon-Fri, ``open_hour``-``close_hour``) elapsed in ``[t0, t1]``."""
-        return self._business_clock(t1, open_hour, close_hour) - self._business_clock(
-            t0, open_hour, close_hour
-        )
-
     def _business_clock(self, t: np.ndarray, open_hour: float, close_hour: float) -> np.ndarray:
         """Cumulative business hours from time 0 to ``t``."""
         t = np.asarray(t, dtype=float)
