@@ -60,14 +60,13 @@ def _cat(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
 def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
                    replication: int = 0, progress=None) -> World:
     """Simulate one world.  ``progress(fraction, text)`` is called as the run goes."""
+    validate(cfg)
     if isinstance(cfg, ExsimConfig):
-        validate(cfg)
         scenario, seed = cfg.scenario, cfg.seed if seed is None else seed
+    elif seed is None:
+        raise ValueError("a seed is needed with a bare ScenarioConfig")
     else:
-        validate(cfg)
         scenario = cfg
-        if seed is None:
-            raise ValueError("a seed is needed with a bare ScenarioConfig")
     report = progress or (lambda frac, text: None)
     streams = Streams(seed, replication)
     cal = Calendar(scenario.start_date, int(np.ceil(scenario.days)) + DRAIN_DAYS)
