@@ -89,6 +89,12 @@ class FeedIndex:
             region=region.cat.codes.to_numpy(), region_names=tuple(region.cat.categories),
         )  # fmt: skip
 
+    def events_seen_between(self, order_row: int, t0: float, t1: float) -> int:
+        """How many of the order's events became known in ``(t0, t1]``."""
+        lo, hi = np.searchsorted(self.order, [order_row, order_row + 1])
+        seen = self.seen[lo:hi]  # sorted: events are in time order and polls keep that order
+        return int(np.searchsorted(seen, t1, side="right") - np.searchsorted(seen, t0, side="right"))
+
 
 def _window_end(anchor: np.ndarray, rule: HoursRule, clock: BusinessClock) -> np.ndarray:
     if rule.business_hours:
@@ -201,9 +207,12 @@ def _classify(f: FeedIndex, orders: np.ndarray, times: np.ndarray, default: str,
     return kind
 
 
-def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock) -> pd.DataFrame:
-    """All alerts of the enabled rules, sorted by time: order_id, time, rule, kind."""
-    f = FeedIndex.build(obs)
+def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
+           feed: FeedIndex | None = None) -> pd.DataFrame:
+    """All alerts of the enabled rules, sorted by time: order_id, time, rule, kind.
+
+    ``feed``: the :class:`FeedIndex` of ``obs`` if the caller already built it."""
+    f = feed if feed is not None else FeedIndex.build(obs)
     order_id = obs.orders["order_id"].to_numpy()
     parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarray]] = []
     stall_rules = {"no_first_scan": _no_first_scan, "no_movement": _no_movement,

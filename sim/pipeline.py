@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from policies.detection import detect
+from policies.detection import FeedIndex, detect
 from policies.recovery import work_cases
 from sim.config import ExsimConfig
 from sim.desk import WorldDesk
@@ -33,16 +33,6 @@ class RunResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def _delivered_seen(obs) -> np.ndarray:
-    tr = obs.tracking
-    d = tr[tr["status"] == "Delivered"]
-    out = np.full(len(obs.orders), np.inf)
-    row = pd.Series(np.arange(len(obs.orders)), index=obs.orders["tracking_no"].to_numpy())
-    np.minimum.at(out, row.reindex(d["tracking_no"].to_numpy()).to_numpy().astype(np.int64),
-                  d["seen_at"].to_numpy())
-    return out
-
-
 def team_shifts(team) -> list:
     """The team's shifts, with ``analysts`` (if set) on every shift."""
     if team.analysts <= 0:
@@ -50,24 +40,12 @@ def team_shifts(team) -> list:
     return [replace(s, pickers=team.analysts) for s in team.shifts]
 
 
-def _seen_times(obs) -> list[np.ndarray]:
-    """Per order row, the sorted times at which its carrier events became known."""
-    tr = obs.tracking
-    row = pd.Series(np.arange(len(obs.orders)), index=obs.orders["tracking_no"].to_numpy())
-    o = row.reindex(tr["tracking_no"].to_numpy()).to_numpy().astype(np.int64)
-    s = tr["seen_at"].to_numpy()
-    idx = np.lexsort((s, o))
-    o, s = o[idx], s[idx]
-    bounds = np.searchsorted(o, np.arange(len(obs.orders) + 1))
-    return [s[bounds[i]:bounds[i + 1]] for i in range(len(obs.orders))]
-
-
 def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
     """Detection, the exception team and recovery on a recorded world, then scoring."""
     streams = Streams(world.seed, world.replication)
     obs = with_polling_lag(world.observation, cfg.detection.poll_hours)
-    alerts = detect(obs, cfg.detection, world.calendar)
-    delivered_seen = _delivered_seen(obs)
+    feed = FeedIndex.build(obs)  # the polled feed per order, shared by detection and the team
+    alerts = detect(obs, cfg.detection, world.calendar, feed)
     desk = WorldDesk(world, cfg.recovery, streams)
     team = cfg.recovery.team
 
@@ -77,14 +55,11 @@ def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
     def handling(order_id: int) -> float:
         return float(handling_hours[order_id])
 
-    seen = _seen_times(obs)
-
     def moved_since(order_id: int, t0: float, t1: float) -> bool:
-        s = seen[order_id]
-        return bool(np.searchsorted(s, t1, side="right") > np.searchsorted(s, t0, side="right"))
+        return feed.events_seen_between(order_id, t0, t1) > 0
 
     result = work_cases(
-        alerts, obs.orders, lambda o, t: bool(delivered_seen[o] <= t), moved_since, cfg.recovery,
+        alerts, obs.orders, lambda o, t: bool(feed.delivered_seen[o] <= t), moved_since, cfg.recovery,
         desk,
         rota(team_shifts(team), team.operating_days, world.calendar), handling,
         horizon=world.calendar.n_days * HOURS_PER_DAY, kpi_horizon=world.observation.horizon,
