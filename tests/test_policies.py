@@ -222,3 +222,14 @@ def test_validate_lists_all_problems():
     with pytest.raises(ConfigError) as err:
         validate(cfg)
     assert len(err.value.problems) == 2
+
+
+def test_warmup_drops_early_orders_from_the_kpis(world):
+    """warmup_days=W: orders placed in the first W days leave every per-order KPI."""
+    full = run_once(cfg_of("detection=no_movement_48h"), world=world)
+    warm = run_once(cfg_of("detection=no_movement_48h", "warmup_days=3"), world=world)
+    placed = world.truth.orders["placed_at"].to_numpy()
+    assert warm.kpis["orders"] == (placed >= 72.0).sum() < full.kpis["orders"]
+    out = full.tables["outcomes"][placed >= 72.0]  # the per-order table keeps every order
+    assert warm.kpis["cost_per_order"] == pytest.approx(out["cost_total"].mean(), rel=1e-12)
+    assert warm.kpis["stars_mean"] == pytest.approx(out["stars"].mean(), rel=1e-12)
