@@ -213,7 +213,6 @@ class OutcomeConfig:
 
     goods_cost_share: float = _f(0.55, prob)  # cost of goods as a share of order value
     ground_shipping: float = _f(8.5, nonneg)
-    two_day_multiplier: float = _f(2.5, positive)  # 2-day 2-3x ground (goshipmint.com)
     overnight_multiplier: float = _f(5.0, positive)  # overnight 4-6x ground
     analyst_hourly: float = _f(30.0, nonneg)  # loaded cost of an exception analyst
     contact_cost: float = _f(5.0, nonneg)  # WISMO ~ $5; live $8.01 (Gartner 2019)

@@ -14,8 +14,6 @@ from scipy import special, stats
 from sim.calibrate.load import TrackingEvents
 from sim.calibrate.settings import TrackingSettings
 
-HOUR = np.timedelta64(1, "h")
-
 
 def hours(a: pd.Series, b: pd.Series) -> np.ndarray:
     return ((b - a) / pd.Timedelta(hours=1)).to_numpy(float)

@@ -27,10 +27,6 @@ class Closures:
     def __len__(self) -> int:
         return self.start.size
 
-    def of_region(self, r: int) -> tuple[np.ndarray, np.ndarray]:
-        m = self.region == r
-        return self.start[m], self.end[m]
-
 
 def draw_closures(cfg: WeatherConfig, region_names: tuple[str, ...], cal: Calendar,
                   streams: Streams) -> Closures:
