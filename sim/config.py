@@ -34,6 +34,7 @@ from sim.configbase import (  # noqa: F401  (re-exported for the policies' confi
     prob,
     weights,
 )
+from sim.decide.config import DecisionConfig, decision_problems
 
 SERVICE_LEVELS = ("ground", "two_day", "next_day")
 MISPICK_KINDS = ("missing_item", "wrong_item", "wrong_variant", "wrong_quantity")
@@ -278,6 +279,7 @@ class ExsimConfig:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     outcomes: OutcomeConfig = field(default_factory=OutcomeConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)  # exsim-optimize, sweepers
 
 
 # --------------------------------------------------------------------------- validation
@@ -335,6 +337,7 @@ def validate(cfg: ExsimConfig | ScenarioConfig) -> None:
     if isinstance(cfg, ExsimConfig):
         problems.extend(_experiment_checks(cfg))
         problems.extend(check_policy(cfg.detection, cfg.recovery))
+        problems.extend(decision_problems(cfg.decision))
     if problems:
         raise ConfigError(problems)
 
