@@ -155,8 +155,10 @@ def optimize(overrides: Sequence[str] = (), out_dir: str | Path | None = None, *
 
     t0 = time.perf_counter()
     timing: dict[str, float] = {}
+    sq_kpis: dict[str, list[float]] = {}
     if d.stage in ("all", "search"):
         sq_kpis = _sq_on_search_worlds(sq_cfg, d, search_world)
+        (out / "status_quo_search.json").write_text(json.dumps(_clean(sq_kpis)))
         study = run_search(problem, d, out, search_world, sq_kpis, progress)
     else:
         study = open_study(d, out)
@@ -183,5 +185,6 @@ def optimize(overrides: Sequence[str] = (), out_dir: str | Path | None = None, *
     if report:
         from sim.decide.report import write_report
 
-        write_report(out, rec, trials, res, problem, d, progress=progress)
+        sq_means = {k: float(np.nanmean(v)) for k, v in sq_kpis.items()} if sq_kpis else None
+        write_report(out, rec, trials, res, problem, d, progress=progress, sq_search=sq_means)
     return rec

@@ -79,15 +79,12 @@ def violations(d: DecisionConfig, kpis: dict[str, list[float]],
 
 
 def open_study(d: DecisionConfig, out: Path) -> optuna.Study:
-    def constraints(t: optuna.trial.FrozenTrial) -> list[float]:
-        return t.user_attrs.get("violations", [0.0] * len(d.constraints))
-
+    """Create or load the study (TPE reads the constraints each trial sets)."""
     if d.sampler == "random":
         sampler = optuna.samplers.RandomSampler(seed=d.sampler_seed)
     else:
         sampler = optuna.samplers.TPESampler(
-            seed=d.sampler_seed, constraints_func=constraints if d.constraints else None,
-            n_startup_trials=min(10, max(1, d.budget.trials // 4)))
+            seed=d.sampler_seed, n_startup_trials=min(10, max(1, d.budget.trials // 4)))
     return optuna.create_study(storage=storage_for(d, out), study_name=d.study_name,
                                direction=d.objective.direction, sampler=sampler,
                                load_if_exists=True)  # fmt: skip
@@ -121,7 +118,10 @@ def run_search(problem: Problem, d: DecisionConfig, out: Path,
         kpis = {k: [row.get(k, np.nan) for row in rows] for k in rows[0]}
         trial.set_user_attr("overrides", overrides)
         trial.set_user_attr("kpis", kpis)
-        trial.set_user_attr("violations", violations(d, kpis, sq_kpis))
+        viol = violations(d, kpis, sq_kpis)
+        trial.set_user_attr("violations", viol)
+        for name, v in zip(d.constraints, viol, strict=True):
+            trial.set_constraint(name, v)
         value = float(np.mean(kpis[d.objective.kpi]))
         return value
 
