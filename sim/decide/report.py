@@ -9,16 +9,13 @@ import io
 import math
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from sim.decide.cleanup import CleanupResult  # noqa: E402
-from sim.decide.config import DecisionConfig  # noqa: E402
-from sim.decide.evaluate import Problem  # noqa: E402
+from sim.decide.cleanup import CleanupResult
+from sim.decide.config import DecisionConfig
+from sim.decide.evaluate import Problem
 
 # Prices and behaviours that move the answer most (DESIGN §9, §11); shown with their values.
 ASSUMPTIONS = {
