@@ -196,7 +196,8 @@ def team_problems(recovery: RecoveryConfig) -> list[str]:
     """The exception team's rota, checked exactly like the warehouse's (shared code), and
     at least one analyst on some shift when a plan needs one."""
     team = recovery.team
-    heads = None if team.analysts is None else [team.analysts] * len(team.shifts)
+    valid = isinstance(team.analysts, int) and team.analysts >= 1  # else its own message
+    heads = [team.analysts] * len(team.shifts) if valid else None
     problems = list(shift_problems(team.shifts, "recovery.team.shifts", "analysts", heads))
     no_one = [p for p in problems if "must have analysts > 0" in p]
     if no_one and not needs_analyst(recovery):  # a notices-only plan runs without a team

@@ -42,6 +42,17 @@ def team_shifts(team) -> list:
     return [replace(s, pickers=team.analysts) for s in team.shifts]
 
 
+def describe_team(team) -> str:
+    """One line for the run summary: the rota the team is paid for."""
+    days = " ".join(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[d]
+                    for d in sorted(team.operating_days))
+    shifts = ", ".join(f"{s.start_hour:g}-{s.end_hour:g} h x {s.pickers}"
+                       for s in team_shifts(team))  # fmt: skip
+    paid = sum((s.end_hour - s.start_hour) * s.pickers for s in team_shifts(team))
+    size = "per shift: own counts" if team.analysts is None else f"{team.analysts} per shift"
+    return f"team: {shifts} analysts ({size}; {days}; {paid:g} paid hours a working day)"
+
+
 def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
     """Detection, the exception team and recovery on a recorded world, then scoring."""
     streams = Streams(world.seed, world.replication)
