@@ -185,6 +185,9 @@ def optimize(overrides: Sequence[str] = (), out_dir: str | Path | None = None, *
     if report:
         from sim.decide.report import write_report
 
-        sq_means = {k: float(np.nanmean(v)) for k, v in sq_kpis.items()} if sq_kpis else None
-        write_report(out, rec, trials, res, problem, d, progress=progress, sq_search=sq_means)
+        sq_means = {k: float(np.mean(f)) for k, v in sq_kpis.items()
+                    if (f := np.asarray(v, float)[np.isfinite(np.asarray(v, float))]).size} \
+            if sq_kpis else None
+        write_report(out, rec, trials, res, problem, d, progress=progress, sq_search=sq_means,
+                     cache=cache)
     return rec

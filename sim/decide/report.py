@@ -175,19 +175,17 @@ def pareto_figure(trials: pd.DataFrame, rec: dict, sq_search: dict | None):
     return fig
 
 
-def staffing_figure(problem: Problem, rec: dict, d: DecisionConfig, progress):
-    """The staffing curve of the chosen policy (sim.experiment.staffing, when present)."""
-    try:
-        from sim.experiment.staffing import plot_staffing_curve, staffing_curve
-    except ImportError:
-        return None, None
-    cfg = problem.policy([o for o in rec["policy_overrides"] if "=" in o
-                          and not o.split("=")[0].endswith(("detection", "recovery"))]) \
-        if not rec["is_status_quo"] else problem.status_quo()  # fmt: skip
+def staffing_figure(problem: Problem, rec: dict, d: DecisionConfig, progress, cache=None):
+    """The staffing curve of the chosen policy on the search worlds (paired over sizes)."""
+    from sim.experiment.staffing import plot_staffing_curve, staffing_curve
+
+    cfg = problem.status_quo() if rec["is_status_quo"] else problem.policy(rec["policy_overrides"])
     lo, hi = d.space.analysts or [1, 12]
-    analysts = sorted(set(np.linspace(lo, hi, num=min(8, hi - lo + 1)).round().astype(int)))
-    df = staffing_curve(cfg, [int(a) for a in analysts], d.budget.worlds, progress=progress)
-    return df, plot_staffing_curve(df)
+    sizes = sorted({int(a) for a in np.linspace(lo, hi, num=min(8, hi - lo + 1)).round()})
+    df = staffing_curve(cfg, sizes, max(2, d.budget.worlds), cache=cache,
+                        progress=False if progress is False else None)  # fmt: skip
+    return df, plot_staffing_curve(df, title="Staffing curve of the recommended policy "
+                                             f"(n = {max(2, d.budget.worlds)} paired worlds)")
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -283,16 +281,15 @@ img{max-width:100%}code{background:#f4f4f4;padding:1px 4px}"""
 
 def write_report(out: Path, rec: dict, trials: pd.DataFrame, res: CleanupResult,
                  problem: Problem, d: DecisionConfig, progress=None,
-                 sq_search: dict | None = None) -> None:
+                 sq_search: dict | None = None, cache=None) -> None:
     """Write ``report.html`` (self-contained) and ``report.md`` (+ PNGs) into ``out``."""
     cfg = problem.cfg
     conf = rec["objective"]["confidence"]
     figs: list[tuple[str, str, bytes]] = []
     figs.append(("differences", "Paired differences against the status quo",
                  _png(diff_figure(res, rec["candidates"], d, conf))))  # fmt: skip
-    staff_df, staff_fig = staffing_figure(problem, rec, d, progress)
-    if staff_fig is not None:
-        figs.append(("staffing", "Staffing curve of the recommended policy", _png(staff_fig)))
+    staff_df, staff_fig = staffing_figure(problem, rec, d, progress, cache)
+    figs.append(("staffing", "Staffing curve of the recommended policy", _png(staff_fig)))
     figs.append(("costs", "Cost breakdown", _png(cost_figure(res, rec["candidates"]))))
     figs.append(("pareto", "Cost against stars (search)",
                  _png(pareto_figure(trials, rec, sq_search))))  # fmt: skip
@@ -306,8 +303,6 @@ def write_report(out: Path, rec: dict, trials: pd.DataFrame, res: CleanupResult,
              f"clean-up on {rec['worlds_cleanup']} fresh worlds (replications "
              f"{rec['cleanup_replications'][0]}–{rec['cleanup_replications'][1]}); "
              f"δ = {rec['delta']:g}; wall time {rec['timing_s'].get('total', 0):.0f} s.")  # fmt: skip
-    staff_note = ("" if staff_fig is not None else
-                  "The staffing curve needs sim.experiment.staffing (not in this build).")
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>exsim: choose a policy"
              f"</title><style>{CSS}</style></head><body>",
              "<h1>Which policy should we run?</h1>",
@@ -323,10 +318,10 @@ def write_report(out: Path, rec: dict, trials: pd.DataFrame, res: CleanupResult,
     for name, title, png in figs:
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{name}' "
                      f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")  # fmt: skip
-        if name == "staffing" and staff_df is not None:
-            parts.append(_table_html(staff_df))
-    if staff_note:
-        parts.append(f"<p><em>{html.escape(staff_note)}</em></p>")
+        if name == "staffing":
+            cols = ["analysts", "n", "cost_per_order", "cost_per_order_low", "cost_per_order_high",
+                    "case_wait_hours", "cases_backlogged_share", "team_utilisation"]  # fmt: skip
+            parts.append(_table_html(staff_df[[c for c in cols if c in staff_df.columns]]))
     parts += ["<h2>Assumptions that drive the answer</h2>", _table_html(assum),
               "<p>Change one (e.g. <code>outcomes.customer_lifetime_value=60</code>) and run "
               "exsim-optimize again to see whether the recommendation moves.</p>",
@@ -341,7 +336,5 @@ def write_report(out: Path, rec: dict, trials: pd.DataFrame, res: CleanupResult,
           _md_table(cands), ""]  # fmt: skip
     for name, title, _ in figs:
         md += [f"## {title}", "", f"![{title}]({name}.png)", ""]
-    if staff_note:
-        md += [f"*{staff_note}*", ""]
     md += ["## Assumptions that drive the answer", "", _md_table(assum), ""]
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
