@@ -32,6 +32,7 @@ from sim.decide.evaluate import Problem, evaluate
 from sim.decide.search import completed, open_study, run_search
 from sim.decide.space import describe
 from sim.experiment.cache import WorldCache
+from sim.experiment.runs import write_atomic
 from sim.summary import jsonable
 
 
@@ -164,7 +165,7 @@ def optimize(overrides: Sequence[str] = (), out_dir: str | Path | None = None, *
         study = open_study(d, out)
     timing["search"] = time.perf_counter() - t0
     trials = trials_table(study, d, cfg)
-    trials.to_parquet(out / "trials.parquet", index=False)
+    write_atomic(out / "trials.parquet", lambda p: trials.to_parquet(p, index=False))
     if d.stage == "search":
         return {"stage": "search", "trials": completed(study), "out_dir": str(out)}
     cands = candidates(trials, d)
@@ -177,11 +178,12 @@ def optimize(overrides: Sequence[str] = (), out_dir: str | Path | None = None, *
     fresh = WorldCache(None, memory=0)
     res = run_cleanup(systems, d, lambda r: fresh.get(cfg, r), progress)
     timing["cleanup"] = time.perf_counter() - t1
-    res.rows.to_parquet(out / "cleanup.parquet", index=False)
+    write_atomic(out / "cleanup.parquet", lambda p: res.rows.to_parquet(p, index=False))
     summary = summarise(res, d, cfg.experiment.confidence)
     timing["total"] = time.perf_counter() - t0
     rec = recommendation(problem, d, res, summary, cfg.experiment.confidence, trials, timing)
-    (out / "recommendation.json").write_text(json.dumps(rec, indent=2, default=str))
+    write_atomic(out / "recommendation.json",
+                 lambda p: p.write_text(json.dumps(rec, indent=2, default=str)))
     if report:
         from sim.decide.report import write_report
 
