@@ -19,6 +19,7 @@ def test_choose_a_policy_notebook_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("EXSIM_NB_TRIALS", "3")
     monkeypatch.setenv("EXSIM_NB_WORLDS", "2")
     monkeypatch.setenv("EXSIM_NB_N0", "3")
+    monkeypatch.setenv("EXSIM_NB_ANALYSTS_MAX", "2")
     monkeypatch.setenv("EXSIM_NB_OUT", str(tmp_path / "out"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",
