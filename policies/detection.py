@@ -89,6 +89,15 @@ class FeedIndex:
             region=region.cat.codes.to_numpy(), region_names=tuple(region.cat.categories),
         )  # fmt: skip
 
+    def next_seen_after(self, order_rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Per query, the seen time of the order's first event seen after ``t`` (inf if
+        none): a case opened at ``t`` "moved again" at any time from then on."""
+        from policies._queue import next_seen
+
+        ptr = np.searchsorted(self.order, np.arange(self.n + 1))
+        return next_seen(ptr, self.seen, np.asarray(order_rows, dtype=np.int64),
+                         np.asarray(t, dtype=float))
+
     def events_seen_between(self, order_row: int, t0: float, t1: float) -> int:
         """How many of the order's events became known in ``(t0, t1]``."""
         lo, hi = np.searchsorted(self.order, [order_row, order_row + 1])

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from policies.cases import work_cases_fast
 from policies.detection import FeedIndex, detect
 from policies.recovery import work_cases
 from sim.config import ExsimConfig
@@ -52,22 +53,27 @@ def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
     z = streams.generator("team.handling").standard_normal(len(obs.orders))  # row = order
     handling_hours = team.handling_median_hours * np.exp(team.handling_sigma * z)
 
-    def handling(order_id: int) -> float:
-        return float(handling_hours[order_id])
+    warmup_days = float(getattr(cfg, "warmup_days", 0.0))
+    kpi_window = (warmup_days * HOURS_PER_DAY, world.observation.horizon)
+    shifts = rota(team_shifts(team), team.operating_days, world.calendar)
+    horizon = world.calendar.n_days * HOURS_PER_DAY
+    if cfg.recovery.engine == "fast":
+        result = work_cases_fast(alerts, obs.orders, feed.delivered_seen, feed.next_seen_after,
+                                 cfg.recovery, desk, shifts, handling_hours, horizon, kpi_window)
+    else:
+        def handling(order_id: int) -> float:
+            return float(handling_hours[order_id])
 
-    def moved_since(order_id: int, t0: float, t1: float) -> bool:
-        return feed.events_seen_between(order_id, t0, t1) > 0
+        def moved_since(order_id: int, t0: float, t1: float) -> bool:
+            return feed.events_seen_between(order_id, t0, t1) > 0
 
-    result = work_cases(
-        alerts, obs.orders, lambda o, t: bool(feed.delivered_seen[o] <= t), moved_since, cfg.recovery,
-        desk,
-        rota(team_shifts(team), team.operating_days, world.calendar), handling,
-        horizon=world.calendar.n_days * HOURS_PER_DAY, kpi_horizon=world.observation.horizon,
-    )
+        result = work_cases(alerts, obs.orders, lambda o, t: bool(feed.delivered_seen[o] <= t),
+                            moved_since, cfg.recovery, desk, shifts, handling, horizon=horizon,
+                            kpi_window=kpi_window)
     actions = desk.table()
     scored = score(world, result.alerts, result.cases, actions, result.busy_hours,
                    result.staffed_hours, cfg.outcomes, streams,
-                   warmup_days=float(getattr(cfg, "warmup_days", 0.0)))
+                   warmup_days=warmup_days)
     return RunResult(world.seed, world.replication, scored.kpis, {
         "outcomes": scored.orders, "alerts": result.alerts, "cases": result.cases,
         "actions": actions, "rules": scored.rules,
