@@ -24,7 +24,6 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-
 from numba import njit
 
 OPEN, CASE_WAKE, PUT, DONE, WAKE, T_END, GRANT, COND, WORK = range(9)
@@ -119,7 +118,7 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
         elif kind == WAKE:
             in_window[who] = True
             run_analyst = who
-        elif kind == T_END or kind == GRANT:
+        elif kind == T_END or kind == GRANT:  # noqa: SIM109 (numba: no tuple membership)
             if aux == waitid[who] and pending[who]:
                 pending[who] = False
                 _push(heap, st, now, COND, who, aux)

@@ -31,14 +31,17 @@ class BusinessClock(Protocol):
 
 @dataclass
 class FeedIndex:
-    """The polled feed arranged per order, built once and shared by all rules."""
+    """The polled feed arranged per order, built once and shared by all rules (and, per
+    world and poll interval, by every policy evaluated in a process: sim.pipeline)."""
 
     n: int
     order: np.ndarray  # order row of each event (events sorted by order, time)
     time: np.ndarray
     seen: np.ndarray
-    status: np.ndarray  # str categories as numpy object-free codes via pandas
-    sub: np.ndarray
+    status: np.ndarray  # int8 codes into status_names (integer compares, no object arrays)
+    sub: np.ndarray  # int8 codes into sub_names
+    status_names: tuple[str, ...]
+    sub_names: tuple[str, ...]
     first_seen: np.ndarray  # per order: seen time of the first event (inf if none)
     first_time: np.ndarray  # per order: event time of the first event
     delivered_seen: np.ndarray  # per order: seen time of Delivered (inf if none)
@@ -50,6 +53,19 @@ class FeedIndex:
     region: np.ndarray  # region code per order
     region_names: tuple[str, ...]
 
+    def status_code(self, name: str) -> int:
+        """Code of a status in this feed (-2, matching nothing, if it never occurs)."""
+        return self.status_names.index(name) if name in self.status_names else -2
+
+    def sub_code(self, name: str) -> int:
+        return self.sub_names.index(name) if name in self.sub_names else -2
+
+    def is_status(self, name: str) -> np.ndarray:
+        return self.status == self.status_code(name)
+
+    def is_sub(self, *names: str) -> np.ndarray:
+        return np.isin(self.sub, [self.sub_code(x) for x in names])
+
     @classmethod
     def build(cls, obs: Observation) -> FeedIndex:
         orders = obs.orders
@@ -57,31 +73,35 @@ class FeedIndex:
         tr = obs.tracking
         if "seen_at" not in tr.columns:
             raise ValueError("detection needs the polled feed (observe.with_polling_lag)")
-        row = pd.Series(np.arange(n), index=orders["tracking_no"].to_numpy())
-        o = row.reindex(tr["tracking_no"].to_numpy()).to_numpy()
-        if np.isnan(o).any():
-            raise ValueError("tracking events for unknown tracking numbers")
-        o = o.astype(np.int64)
+        o = _order_rows(orders["tracking_no"].to_numpy(), tr["tracking_no"].to_numpy())
         t = tr["time"].to_numpy()
-        idx = np.lexsort((t, o))
-        o, t = o[idx], t[idx]
-        seen = tr["seen_at"].to_numpy()[idx]
-        # categories follow the shared vocabulary; decode the codes once, cheaply
-        status = np.asarray(tr["status"].cat.categories, dtype=object)[tr["status"].cat.codes.to_numpy()[idx]]
-        sub = np.asarray(tr["sub_status"].cat.categories, dtype=object)[tr["sub_status"].cat.codes.to_numpy()[idx]]
+        seen = tr["seen_at"].to_numpy()
+        status = tr["status"].cat.codes.to_numpy()
+        sub = tr["sub_status"].cat.codes.to_numpy()
+        # the world writes the feed sorted by (order, time): sort only if it is not
+        d_o, d_t = np.diff(o), np.diff(t)
+        if not ((d_o > 0) | ((d_o == 0) & (d_t >= 0))).all():
+            idx = np.lexsort((t, o))
+            o, t, seen, status, sub = o[idx], t[idx], seen[idx], status[idx], sub[idx]
+        first = np.ones(o.size, dtype=bool)
+        first[1:] = o[1:] != o[:-1]
         first_seen = np.full(n, np.inf)
         first_time = np.full(n, np.inf)
-        np.minimum.at(first_seen, o, seen)
-        np.minimum.at(first_time, o, t)
+        first_seen[o[first]] = seen[first]  # sorted by time and seen is monotone in time
+        first_time[o[first]] = t[first]
+        status_names = tuple(tr["status"].cat.categories)
+        sub_names = tuple(tr["sub_status"].cat.categories)
         delivered = np.full(n, np.inf)
-        m = status == "Delivered"
+        m = status == (status_names.index("Delivered") if "Delivered" in status_names else -2)
         np.minimum.at(delivered, o[m], seen[m])
         stopped = delivered.copy()
-        m = sub == "returned_to_sender"
+        m = sub == (sub_names.index("returned_to_sender") if "returned_to_sender" in sub_names
+                    else -2)
         np.minimum.at(stopped, o[m], seen[m])
         region = orders["region"]
         return cls(
-            n=n, order=o, time=t, seen=seen, status=status, sub=sub, first_seen=first_seen,
+            n=n, order=o, time=t, seen=seen, status=status, sub=sub,
+            status_names=status_names, sub_names=sub_names, first_seen=first_seen,
             first_time=first_time, delivered_seen=delivered, stopped_seen=stopped,
             handed_over_at=orders["handed_over_at"].to_numpy(),
             promised_at=orders["promised_at"].to_numpy(),
@@ -103,6 +123,23 @@ class FeedIndex:
         lo, hi = np.searchsorted(self.order, [order_row, order_row + 1])
         seen = self.seen[lo:hi]  # sorted: events are in time order and polls keep that order
         return int(np.searchsorted(seen, t1, side="right") - np.searchsorted(seen, t0, side="right"))
+
+
+def _order_rows(order_tracking: np.ndarray, event_tracking: np.ndarray) -> np.ndarray:
+    """Order row of each event, by tracking number (a binary search when the order
+    system's numbers are sorted, as the world writes them; a hash lookup otherwise)."""
+    if order_tracking.size and (np.diff(order_tracking) > 0).all():
+        o = np.searchsorted(order_tracking, event_tracking)
+        ok = o < order_tracking.size
+        ok[ok] = order_tracking[o[ok]] == event_tracking[ok]
+        if not ok.all():
+            raise ValueError("tracking events for unknown tracking numbers")
+        return o.astype(np.int64)
+    row = pd.Series(np.arange(order_tracking.size), index=order_tracking)
+    o = row.reindex(event_tracking).to_numpy()
+    if np.isnan(o).any():
+        raise ValueError("tracking events for unknown tracking numbers")
+    return o.astype(np.int64)
 
 
 def _window_end(anchor: np.ndarray, rule: HoursRule, clock: BusinessClock) -> np.ndarray:
@@ -154,7 +191,7 @@ def _no_movement(f: FeedIndex, rule: HoursRule, obs: Observation, clock: Busines
     nxt = np.full(f.order.size, np.inf)
     same = f.order[1:] == f.order[:-1]
     nxt[:-1] = np.where(same, f.seen[1:], np.inf)
-    terminal = (f.status == "Delivered") | (f.sub == "returned_to_sender")
+    terminal = f.is_status("Delivered") | f.is_sub("returned_to_sender")
     ev = ~terminal
     ao = np.concatenate([np.arange(f.n), f.order[ev]])
     at = np.concatenate([f.handed_over_at, f.time[ev]])
@@ -204,7 +241,7 @@ def _classify(f: FeedIndex, orders: np.ndarray, times: np.ndarray, default: str,
     """Observed kind of a stall alert: 'weather' if the carrier reported weather for the
     parcel or its region at that time, else the rule's default kind."""
     kind = np.full(orders.size, default, dtype=object)
-    m = (f.sub == "weather")
+    m = f.is_sub("weather")
     wx_seen = np.full(f.n, np.inf)
     np.minimum.at(wx_seen, f.order[m], f.seen[m])
     kind[wx_seen[orders] <= times] = "weather"
@@ -235,17 +272,17 @@ def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
         o, t = _warehouse_delay(f, cfg.warehouse_delay, obs, clock)
         parts.append((o, t, "warehouse_delay", np.full(o.size, "missing_parcel", dtype=object)))
     if cfg.failed_attempts.enabled:
-        o, t = _nth_seen(f, f.status == "AttemptFail", cfg.failed_attempts.attempts)
+        o, t = _nth_seen(f, f.is_status("AttemptFail"), cfg.failed_attempts.attempts)
         parts.append((o, t, "failed_attempts", np.full(o.size, "failed_delivery", dtype=object)))
     if cfg.carrier_exception.enabled:
         subs = list(cfg.carrier_exception.sub_statuses)
-        o, t = _nth_seen(f, (f.status == "Exception") & np.isin(f.sub, subs), 1)
+        m = f.is_status("Exception") & f.is_sub(*subs)
+        o, t = _nth_seen(f, m, 1)
         # which sub-status was the first: recover it for the kind
-        m = (f.status == "Exception") & np.isin(f.sub, subs)
         first = np.searchsorted(f.order[m], o, side="left")
-        sub = f.sub[m][first] if o.size else np.empty(0, dtype=object)
-        kind = np.select([sub == "damaged", sub == "weather"], ["damaged", "weather"],
-                         "missing_parcel").astype(object)
+        sub = f.sub[m][first]
+        kind = np.select([sub == f.sub_code("damaged"), sub == f.sub_code("weather")],
+                         ["damaged", "weather"], "missing_parcel").astype(object)
         parts.append((o, t, "carrier_exception", kind))
     if cfg.customer_contact.enabled:
         c = obs.contacts
