@@ -107,10 +107,12 @@ def _steps_text(plan_of: np.ndarray, n_done: np.ndarray, skipped_bits: np.ndarra
                 codes: np.ndarray, plan_off: np.ndarray) -> np.ndarray:
     """The ``steps`` column (" > "-joined step names, ":skipped_found" marks), built once
     per distinct (plan, steps done, skips) pattern: a few dozen, not one per case."""
-    key = np.stack([plan_of, n_done, skipped_bits], axis=1)
-    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    width = int(n_done.max()) + 1
+    key = (plan_of * width + n_done) << width | skipped_bits  # at most `width` - 1 skip bits
+    uniq, inv = np.unique(key, return_inverse=True)
     text = []
-    for p, n, bits in uniq:
+    for k in uniq:
+        p, n, bits = (k >> width) // width, (k >> width) % width, k & ((1 << width) - 1)
         names = [ACTIONS[codes[plan_off[p] + j]] + (":skipped_found" if bits >> j & 1 else "")
                  for j in range(n)]
         text.append(" > ".join(names))

@@ -10,7 +10,7 @@ real life.  Each rule is vectorised over all orders; rules are evaluated every
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -52,6 +52,22 @@ class FeedIndex:
     label_at: np.ndarray
     region: np.ndarray  # region code per order
     region_names: tuple[str, ...]
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def movement_anchors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Anchors of "no movement" (order, time, seen, next seen): the handover and every
+        non-terminal event.  Policy-independent, so computed once per feed."""
+        if "anchors" not in self._memo:
+            nxt = np.full(self.order.size, np.inf)
+            same = self.order[1:] == self.order[:-1]
+            nxt[:-1] = np.where(same, self.seen[1:], np.inf)
+            ev = ~(self.is_status("Delivered") | self.is_sub("returned_to_sender"))
+            self._memo["anchors"] = (
+                np.concatenate([np.arange(self.n), self.order[ev]]),
+                np.concatenate([self.handed_over_at, self.time[ev]]),
+                np.concatenate([self.handed_over_at, self.seen[ev]]),
+                np.concatenate([self.first_seen, nxt[ev]]))
+        return self._memo["anchors"]
 
     def status_code(self, name: str) -> int:
         """Code of a status in this feed (-2, matching nothing, if it never occurs)."""
@@ -188,15 +204,7 @@ def _gap_rule(f: FeedIndex, anchor_order: np.ndarray, anchor_time: np.ndarray,
 
 def _no_movement(f: FeedIndex, rule: HoursRule, obs: Observation, clock: BusinessClock):
     """Anchors: the handover (no event yet) and every event; stop at delivery/return."""
-    nxt = np.full(f.order.size, np.inf)
-    same = f.order[1:] == f.order[:-1]
-    nxt[:-1] = np.where(same, f.seen[1:], np.inf)
-    terminal = f.is_status("Delivered") | f.is_sub("returned_to_sender")
-    ev = ~terminal
-    ao = np.concatenate([np.arange(f.n), f.order[ev]])
-    at = np.concatenate([f.handed_over_at, f.time[ev]])
-    aseen = np.concatenate([f.handed_over_at, f.seen[ev]])
-    anext = np.concatenate([f.first_seen, nxt[ev]])
+    ao, at, aseen, anext = f.movement_anchors()
     return _gap_rule(f, ao, at, aseen, anext, f.stopped_seen, rule, obs, clock)
 
 
@@ -297,14 +305,16 @@ def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
     if not parts:
         return pd.DataFrame({c: [] for c in ALERT_COLUMNS})
     step = cfg.check_every_hours
-    df = pd.DataFrame({
-        "order_id": np.concatenate([order_id[p[0]] for p in parts]),
-        "time": np.concatenate([p[1] for p in parts]),
-        "rule": pd.Categorical(np.concatenate([np.full(p[0].size, p[2]) for p in parts]),
-                               categories=list(RULES)),
-        "kind": np.concatenate([p[3] for p in parts]).astype(str),
+    oid = np.concatenate([order_id[p[0]] for p in parts])
+    time = np.concatenate([p[1] for p in parts]).astype(float)
+    rule = np.concatenate([np.full(p[0].size, RULES.index(p[2]), dtype=np.int8) for p in parts])
+    kind = np.concatenate([p[3] for p in parts])
+    grid = rule != RULES.index("customer_contact")  # contacts arrive when they arrive
+    time[grid] = np.ceil(time[grid] / step - 1e-9) * step
+    keep = np.flatnonzero(np.isfinite(time))
+    keep = keep[np.lexsort((rule[keep], oid[keep], time[keep]))]  # stable, as sort_values
+    return pd.DataFrame({
+        "order_id": oid[keep], "time": time[keep],
+        "rule": pd.Categorical.from_codes(rule[keep], categories=list(RULES)),
+        "kind": kind[keep].astype(str).astype(object),
     })  # fmt: skip
-    grid = df["rule"] != "customer_contact"  # contacts arrive when they arrive
-    df.loc[grid, "time"] = np.ceil(df.loc[grid, "time"] / step - 1e-9) * step
-    df = df[np.isfinite(df["time"])]
-    return df.sort_values(["time", "order_id", "rule"], kind="stable").reset_index(drop=True)

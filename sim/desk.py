@@ -32,9 +32,9 @@ class WorldDesk:
         self.cfg = cfg
         self.streams = streams
         truth = world.truth.orders  # order_id == row
-        terminal = truth["terminal"].astype(str).to_numpy()
-        self.lost = np.isin(terminal, LOST_TERMINALS)
-        self.needed = np.isin(terminal, (*LOST_TERMINALS, "returned", "delivered_damaged"))
+        terminal = truth["terminal"]  # categorical: isin works on the codes
+        self.lost = terminal.isin(LOST_TERMINALS).to_numpy()
+        self.needed = terminal.isin((*LOST_TERMINALS, "returned", "delivered_damaged")).to_numpy()
         self.lost_at = truth["lost_at"].to_numpy()
         cl = world.truth.closures
         closures = Closures(cl["region"].cat.codes.to_numpy().astype(np.int16),
