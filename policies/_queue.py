@@ -36,13 +36,23 @@ R_DELIVERED, R_MOVED, R_PLAN_DONE = 1, 2, 3
 
 
 @njit(cache=True)
-def _push(heap, st, t, kind, who, aux):
-    heapq.heappush(heap, (t, st[0], kind, who, aux))
+def _push(heap, st, nq, now, t, kind, who, aux):
+    """Schedule an event.  One at the current instant goes to the FIFO ``nq`` (it was
+    scheduled after every event already waiting for this instant, so FIFO is SimPy's
+    order); later ones go to the heap, ordered by (time, schedule order)."""
+    if t == now:
+        k = st[5] % nq.shape[0]
+        nq[k, 0] = kind
+        nq[k, 1] = who
+        nq[k, 2] = aux
+        st[5] += 1
+    else:
+        heapq.heappush(heap, (t, st[0], np.int64(kind), np.int64(who), np.int64(aux)))
     st[0] += 1
 
 
 @njit(cache=True)
-def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delivered,
+def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, manual, delivered,
               next_move, h_triage, h_follow, trace_h, win_start, win_end, win_off, win_len,
               recheck, horizon, kpi_start, kpi_end, queue_cap, rec_cap):
     n = open_t.size
@@ -62,7 +72,10 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
     q_hours = np.empty(queue_cap)
     q_check = np.empty(queue_cap, np.bool_)
     getq = np.empty(max(n_an, 1), np.int64)
-    st = np.zeros(4, np.int64)  # eid, getters waiting, queue head, queue tail
+    # eid, getters waiting, task queue head, task queue tail, instant FIFO head, its tail
+    st = np.zeros(6, np.int64)
+    nq = np.empty((n + 2 * n_an + 16, 3), np.int64)  # at most one live event per case,
+    # two per analyst
     wi = np.zeros(n_an, np.int64)
     in_window = np.zeros(n_an, np.bool_)
     waitid = np.zeros(n_an, np.int64)
@@ -73,10 +86,8 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
 
     heap = [(0.0, np.int64(0), np.int64(0), np.int64(0), np.int64(0))]
     heap.pop()
-    for c in range(n):
-        heap.append((open_t[c] + 0.0, np.int64(c), np.int64(OPEN), np.int64(c), np.int64(0)))
-    heapq.heapify(heap)
-    st[0] = n
+    st[0] = n  # the openings were scheduled first (eids 0..n-1): merged from open_order
+    next_open = 0
 
     now = 0.0
     # analysts start at time 0, after the cases (they were created later)
@@ -92,7 +103,7 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                 e = win_end[win_off[b] + wi[b]]
                 if not in_window[b]:
                     if now < s:
-                        _push(heap, st, now + (s - now), WAKE, b, 0)
+                        _push(heap, st, nq, now, now + (s - now), WAKE, b, 0)
                         break
                     in_window[b] = True
                 if now < e:
@@ -101,38 +112,53 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                     waitid[b] += 1
                     pending[b] = True
                     granted[b] = False
-                    _trigger_get_at(heap, st, getq, granted, a_task, waitid, now)
-                    _push(heap, st, now + (e - now), T_END, b, waitid[b])
+                    _trigger_get_at(heap, st, nq, getq, granted, a_task, waitid, now)
+                    _push(heap, st, nq, now, now + (e - now), T_END, b, waitid[b])
                     break
                 wi[b] += 1
                 in_window[b] = False
 
-    while len(heap) > 0:
-        t, _, kind, who, aux = heapq.heappop(heap)
-        if t >= horizon:
-            break
-        now = t
+    while True:
+        # the next event: openings due now, then heap events due now (both scheduled
+        # before this instant), then this instant's FIFO, else advance the clock
+        t_open = open_t[open_order[next_open]] if next_open < n else np.inf
+        t_heap = heap[0][0] if len(heap) > 0 else np.inf
+        if t_open <= now or (t_heap > now and st[4] == st[5] and t_open <= t_heap):
+            if t_open >= horizon:
+                break
+            now = t_open
+            kind, who, aux = OPEN, open_order[next_open], 0
+            next_open += 1
+        elif t_heap <= now or st[4] == st[5]:
+            if t_heap >= horizon:
+                break
+            t, _, kind, who, aux = heapq.heappop(heap)
+            now = t
+        else:
+            k = st[4] % nq.shape[0]
+            kind, who, aux = nq[k, 0], nq[k, 1], nq[k, 2]
+            st[4] += 1
         run_analyst = -1
         if kind == PUT:
-            _trigger_get_at(heap, st, getq, granted, a_task, waitid, now)
+            _trigger_get_at(heap, st, nq, getq, granted, a_task, waitid, now)
         elif kind == WAKE:
             in_window[who] = True
             run_analyst = who
         elif kind == T_END or kind == GRANT:  # noqa: SIM109 (numba: no tuple membership)
             if aux == waitid[who] and pending[who]:
                 pending[who] = False
-                _push(heap, st, now, COND, who, aux)
+                _push(heap, st, nq, now, now, COND, who, aux)
         elif kind == COND:
             if granted[who]:
                 k = a_task[who]
                 c = q_case[k]
                 if q_check[k] and parcel[c] and next_move[c] <= now:
-                    _push(heap, st, now, DONE, c, 0)  # moved meanwhile: closed unworked
+                    _push(heap, st, nq, now, now, DONE, c, 0)  # moved meanwhile: closed unworked
                     run_analyst = who
                 else:
                     h = q_hours[k]
                     busy += max(min(now + h, kpi_end) - max(now, kpi_start), 0.0)
-                    _push(heap, st, now + h, WORK, who, 0)
+                    _push(heap, st, nq, now, now + h, WORK, who, 0)
             else:  # the shift ended first: withdraw, go to the next window
                 for i in range(st[1]):
                     if getq[i] == who:
@@ -144,7 +170,7 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                 in_window[who] = False
                 run_analyst = who
         elif kind == WORK:
-            _push(heap, st, now, DONE, q_case[a_task[who]], 1)
+            _push(heap, st, nq, now, now, DONE, q_case[a_task[who]], 1)
             run_analyst = who
         else:  # OPEN, CASE_WAKE, DONE: the case goes on
             c = who
@@ -173,12 +199,12 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                             nrec += 1
                             phase[c] = 0
                             if code == TRACE:
-                                _push(heap, st, now + max((now + trace_h[c]) - now, 0.0),
+                                _push(heap, st, nq, now, now + max((now + trace_h[c]) - now, 0.0),
                                       CASE_WAKE, c, 0)
                                 phase[c] = PH_TRACE
                                 go = False
                             elif code == WAIT_RECHECK:
-                                _push(heap, st, now + recheck, CASE_WAKE, c, 0)
+                                _push(heap, st, nq, now, now + recheck, CASE_WAKE, c, 0)
                                 phase[c] = PH_RECHECK
                                 go = False
                             else:
@@ -194,7 +220,7 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                     q_hours[k] = h_follow[c]
                     q_check[k] = False
                     st[3] += 1
-                    _push(heap, st, now, PUT, c, 0)
+                    _push(heap, st, nq, now, now, PUT, c, 0)
                     phase[c] = PH_FOLLOW
                     go = False
                 else:
@@ -221,7 +247,7 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                     q_hours[k] = h_triage[c]
                     q_check[k] = True
                     st[3] += 1
-                    _push(heap, st, now, PUT, c, 0)
+                    _push(heap, st, nq, now, now, PUT, c, 0)
                     phase[c] = PH_TRIAGE
                     break
                 rec_case[nrec] = c
@@ -229,11 +255,11 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                 rec_time[nrec] = now
                 nrec += 1
                 if code == TRACE:
-                    _push(heap, st, now + max((now + trace_h[c]) - now, 0.0), CASE_WAKE, c, 0)
+                    _push(heap, st, nq, now, now + max((now + trace_h[c]) - now, 0.0), CASE_WAKE, c, 0)
                     phase[c] = PH_TRACE
                     break
                 if code == WAIT_RECHECK:
-                    _push(heap, st, now + recheck, CASE_WAKE, c, 0)
+                    _push(heap, st, nq, now, now + recheck, CASE_WAKE, c, 0)
                     phase[c] = PH_RECHECK
                     break
                 pos[c] += 1
@@ -244,7 +270,7 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                 e = win_end[win_off[b] + wi[b]]
                 if not in_window[b]:
                     if now < s:
-                        _push(heap, st, now + (s - now), WAKE, b, 0)
+                        _push(heap, st, nq, now, now + (s - now), WAKE, b, 0)
                         break
                     in_window[b] = True
                 if now < e:
@@ -253,8 +279,8 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
                     waitid[b] += 1
                     pending[b] = True
                     granted[b] = False
-                    _trigger_get_at(heap, st, getq, granted, a_task, waitid, now)
-                    _push(heap, st, now + (e - now), T_END, b, waitid[b])
+                    _trigger_get_at(heap, st, nq, getq, granted, a_task, waitid, now)
+                    _push(heap, st, nq, now, now + (e - now), T_END, b, waitid[b])
                     break
                 wi[b] += 1
                 in_window[b] = False
@@ -267,7 +293,7 @@ def run_queue(open_t, parcel, plan_of, plan_off, plan_len, codes, manual, delive
 
 
 @njit(cache=True)
-def _trigger_get_at(heap, st, getq, granted, a_task, waitid, now):
+def _trigger_get_at(heap, st, nq, getq, granted, a_task, waitid, now):
     """Serve the oldest waiting analyst with the oldest task, at most one per call, as
     SimPy's ``Store`` does (``_do_get`` returns None, which stops the trigger loop)."""
     if st[1] > 0 and st[2] < st[3]:
@@ -278,7 +304,7 @@ def _trigger_get_at(heap, st, getq, granted, a_task, waitid, now):
         granted[a] = True
         a_task[a] = st[2]
         st[2] += 1
-        _push(heap, st, now, GRANT, a, waitid[a])
+        _push(heap, st, nq, now, now, GRANT, a, waitid[a])
 
 
 @njit(cache=True)

@@ -157,7 +157,7 @@ def work_cases_fast(alerts: pd.DataFrame, orders: pd.DataFrame, delivered_seen: 
     win_off = np.concatenate([[0], np.cumsum(win_len)[:-1]]).astype(np.int64)
     flat = np.concatenate(win) if win else np.empty((0, 2))
     out = run_queue(
-        opened_at, parcel, plan_of, plan_off, plan_len, codes, manual,
+        opened_at, np.argsort(opened_at, kind="stable").astype(np.int64), parcel, plan_of, plan_off, plan_len, codes, manual,
         delivered_seen[order].astype(float), next_seen_after(order, opened_at).astype(float),
         h_triage, h_follow, desk.trace_delays(order).astype(float),
         np.ascontiguousarray(flat[:, 0]), np.ascontiguousarray(flat[:, 1]), win_off, win_len,
