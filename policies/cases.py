@@ -27,10 +27,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from policies.config import ACTIONS, OBSERVED_KINDS, RecoveryConfig
+from policies.config import ACTIONS, AUTOMATED_STEPS, OBSERVED_KINDS, RecoveryConfig
 from policies.recovery import FAMILY, RecoveryResult, staffed_hours
 
-AUTOMATED_CODES = tuple(ACTIONS.index(a) for a in ("notify", "notify_credit", "wait_recheck"))
+AUTOMATED_CODES = tuple(ACTIONS.index(a) for a in AUTOMATED_STEPS)
 CLOSE_REASONS = ("", "delivered", "moved_again", "plan_done", "backlog_at_end")
 IF_LOST = frozenset(ACTIONS.index(a) for a in ("reship_if_lost", "reship_expedited_if_lost",
                                                "refund_if_lost", "claim"))  # fmt: skip

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from policies.config import RecoveryConfig, tier_of
+from policies.config import AUTOMATED_STEPS, RecoveryConfig, tier_of
 
 # a case groups alerts of one order that call for the same kind of remedy
 FAMILY = {"missing_parcel": "parcel", "weather": "parcel", "failed_delivery": "parcel",
           "damaged": "item", "mispick": "item"}  # fmt: skip
-AUTOMATED = frozenset({"notify", "notify_credit", "wait_recheck"})  # no analyst needed
+AUTOMATED = AUTOMATED_STEPS  # no analyst needed
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def _analyst(env: simpy.Environment, queue: simpy.Store, windows: np.ndarray, bu
     A task is ``(hours, done_event, still_needed)``; a task taken is finished even past the
     shift end.  ``still_needed(now)`` is checked when the task is taken: a case whose
     parcel moved or arrived meanwhile is closed by the system without an analyst's time.
-    ``busy = [hours worked, start, end]`` counts work done inside the KPI window.
+    ``busy = [hours worked, from, until]`` counts work done inside ``[from, until)`` (the
+    KPI window).
     """
     for start, end in windows:
         if env.now < start:
@@ -112,9 +113,9 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
     ``moved_since(order_id, t0, t1)``: whether a new carrier event was seen in ``(t0, t1]``.
     ``handling(order_id)``: triage hours of the order's case (drawn by the caller on the
     order's own stream, so that it does not depend on which alerts opened cases).
-    ``rota``: per analyst, the ``(k, 2)`` on-duty windows.  Utilisation is measured over
-    ``kpi_window = (start, end)`` hours (after the warm-up, until the last order was
-    placed), where the load is representative.
+    ``rota``: per analyst, the ``(k, 2)`` on-duty windows.  Busy and staffed hours are
+    measured over ``kpi_window = (start, end)`` hours (the measured days: after the warm-up,
+    up to the order horizon), where the load is representative; every KPI uses that window.
     Notices are automated (templated messages): a plan of notices only never waits for an
     analyst; the first manual step (trace, reship, refund, claim, resend) needs a triage.
     """
@@ -125,7 +126,7 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
     open_case: dict[tuple[int, str], Case] = {}
     outcome = np.empty(len(alerts), dtype=object)
     case_of = np.full(len(alerts), -1, dtype=np.int64)
-    busy = [0.0, float(kpi_window[0]), float(kpi_window[1])]
+    busy = [0.0, *kpi_window]
 
     def analyst_time(case: Case, hours: float, still_needed=lambda now: True):
         """Wait for an analyst and work ``hours``; False if the system closed it first."""

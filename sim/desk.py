@@ -28,7 +28,8 @@ LOST_TERMINALS = ("lost", "never_received")
 
 
 class WorldDesk:
-    def __init__(self, world: World, cfg: RecoveryConfig, streams: Streams):
+    def __init__(self, world: World, cfg: RecoveryConfig, streams: Streams,
+                 goods_cost_share: float):
         self.cfg = cfg
         self.streams = streams
         truth = world.truth.orders  # order_id == row
@@ -45,6 +46,7 @@ class WorldDesk:
         orders = world.observation.orders
         self.region = orders["region"].cat.codes.to_numpy().astype(np.int16)
         self.value = orders["value"].to_numpy()
+        self.goods_cost = goods_cost_share * self.value  # what the carrier owes at most
         self.attempts: dict[int, int] = defaultdict(int)
         n = len(orders)
         # per-order draws: row i belongs to order i, whatever the policy asks for
@@ -109,12 +111,6 @@ class WorldDesk:
             self.attempts[int(x)] = max(self.attempts[int(x)], int(kk))
         self.batches.append((rows, (ro, k, at[rs], expedited[rs], item_only[rs])))
 
-    def claim_amounts(self, order_ids: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """What the carrier pays on claims filed at ``at``: the one rule of claims."""
-        approved = self.lost[order_ids] & (self.claim_u[order_ids] < self.cfg.claim_approval_prob)
-        return np.where(approved, np.minimum(self.value[order_ids], self.cfg.carrier_liability),
-                        0.0)
-
     def reship(self, order_id: int, at: float, expedited: bool, item_only: bool) -> None:
         """Book a replacement; it is carried when the table is made (the policy never
         sees the replacement's tracking, so nothing depends on carrying it now)."""
@@ -144,6 +140,22 @@ class WorldDesk:
             "amount": np.zeros(order.size), "expedited": expedited, "item_only": item_only,
             "delivered_at": np.asarray(ship.delivered_at, dtype=float), "duplicate": duplicate,
         })  # fmt: skip
+
+    def claim_amounts(self, order_ids: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """What the carrier pays on claims filed for ``order_ids`` at times ``at``.
+
+        The one place of the rule (both case engines call it): a carrier pays the actual
+        value of the goods (their cost, not the retail price), at most its liability, and
+        only for a loss it confirms (the parcel was lost or never received by the time the
+        claim is filed), with probability ``claim_approval_prob``.  Damage claims are not
+        modelled (they pay 0).  So a claim never exceeds the goods' cost, and no order can
+        turn a profit from a loss.
+        """
+        o = np.asarray(order_ids, dtype=np.int64)
+        t = np.asarray(at, dtype=float)
+        confirmed = self.lost[o] & ~(self.lost_at[o] > t)  # never received: lost_at is NaN
+        approved = confirmed & (self.claim_u[o] < self.cfg.claim_approval_prob)
+        return np.where(approved, np.minimum(self.goods_cost[o], self.cfg.carrier_liability), 0.0)
 
     def claim(self, order_id: int, at: float) -> None:
         amount = float(self.claim_amounts(np.array([order_id]), np.array([at]))[0])
