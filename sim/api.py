@@ -25,11 +25,24 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def to_config(cfg: DictConfig) -> ExsimConfig:
-    """A composed Hydra config -> validated dataclasses (raises ConfigError)."""
+    """A composed Hydra config -> validated dataclasses (raises ConfigError).
+
+    Also refuses keys the schema does not have (``+scenario.dayz=3``) and an
+    ``experiment.target_kpi`` that names no KPI -- before anything is simulated."""
+    from sim.configbase import ConfigError, unknown_keys
+    from sim.limits import kpi_problems
+
+    unknown = unknown_keys(cfg, ExsimConfig)
     obj = OmegaConf.to_object(cfg)
     if not isinstance(obj, ExsimConfig):
         raise TypeError(f"expected an ExsimConfig, got {type(obj).__name__}")
-    validate(obj)
+    try:
+        validate(obj)
+    except ConfigError as err:
+        raise ConfigError(unknown + err.problems) from None
+    problems = unknown + kpi_problems("experiment.target_kpi", obj.experiment.target_kpi)
+    if problems:
+        raise ConfigError(problems)
     return obj
 
 
