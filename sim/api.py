@@ -21,7 +21,15 @@ if TYPE_CHECKING:  # the world (numpy, pandas, scipy) is imported when a run sta
     from sim.pipeline import RunResult
     from sim.world import World
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+def _conf_dir() -> Path:
+    """``sim/conf`` in an installed wheel (copied there at build time, see setup.py), else
+    the checkout's top-level ``conf/``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "conf"
+    return packaged if (packaged / "config.yaml").is_file() else here.parent / "conf"
+
+
+CONF_DIR = _conf_dir()
 
 
 def to_config(cfg: DictConfig) -> ExsimConfig:
