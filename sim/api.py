@@ -55,18 +55,42 @@ def to_config(cfg: DictConfig) -> ExsimConfig:
 
 
 def load_config(*overrides: str | Iterable[str]) -> ExsimConfig:
-    """Compose ``conf/config.yaml`` with Hydra overrides, exactly as ``exsim`` does."""
+    """Compose ``conf/config.yaml`` with Hydra overrides, exactly as ``exsim`` does.
+
+    Every bad override raises :class:`~sim.config.ConfigError` (Hydra's and OmegaConf's
+    own errors too, with their message), so callers need to catch one exception type."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sim.configbase import ConfigError
 
     flat: list[str] = []
     for o in overrides:
         flat.extend([o] if isinstance(o, str) else o)
     register_configs()
-    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app
-        return to_config(compose("config", overrides=flat))
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return to_config(compose("config", overrides=flat))
+    try:
+        if GlobalHydra.instance().is_initialized():  # inside a running Hydra app
+            return to_config(compose("config", overrides=flat))
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            return to_config(compose("config", overrides=flat))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError([hydra_message(err).replace("\n", "\n    ")]) from err
+
+
+def hydra_message(err: BaseException) -> str:
+    """Hydra's message for a bad override, with OmegaConf's cause (as Hydra prints it)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    msg = str(err)
+    cause = err.__cause__
+    if isinstance(cause, OmegaConfBaseException) and str(cause) not in msg:
+        msg += "\n" + str(cause)
+    if "To append to your config use +" in msg:
+        msg += ("\n(exsim refuses keys its schema does not have, with or without '+'; "
+                "`exsim --cfg job` lists the fields)")
+    return msg
 
 
 def run_world(cfg: ExsimConfig | None = None, *, seed: int | None = None,

@@ -156,11 +156,9 @@ def _config_error(err: BaseException) -> str | None:
         return str(err)
     if isinstance(err, CompactHydraException | OmegaConfBaseException) or (
             type(err) is HydraException):  # fmt: skip
-        msg = str(err)
-        cause = err.__cause__
-        if isinstance(cause, OmegaConfBaseException) and str(cause) not in msg:
-            msg += "\n" + str(cause)
-        return msg
+        from sim.api import hydra_message
+
+        return hydra_message(err)
     return None
 
 
