@@ -129,15 +129,21 @@ class SweepProgress(Callback):
 
 class SweepFolder(Callback):
     """Claims the sweep folder for this sweep before any job runs (``sweep.json``): a
-    folder holding another sweep is refused (exit 2) unless ``overwrite=true``."""
+    folder holding another sweep is refused (exit 2) unless ``overwrite=true``.
+
+    Exits itself: Hydra turns a callback's exception into a warning and goes on."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from sim.experiment.folder import claim
+        from sim.experiment.folder import SweepFolderError, claim
 
         hc = config.hydra
         root = Path(hc.sweep.dir)
         root = root if root.is_absolute() else Path(hc.runtime.cwd) / root
-        claim(root, list(hc.overrides.task), overwrite=bool(config.get("overwrite", False)))
+        try:
+            claim(root, list(hc.overrides.task), overwrite=bool(config.get("overwrite", False)))
+        except SweepFolderError as err:
+            print(f"exsim: refused: {err}", file=sys.stderr, flush=True)
+            sys.exit(2)
 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
