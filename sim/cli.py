@@ -137,8 +137,14 @@ class SweepFolder(Callback):
     Exits itself: Hydra turns a callback's exception into a warning and goes on."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from sim.config import ExsimConfig
+        from sim.configbase import unknown_keys
         from sim.experiment.folder import SweepFolderError, claim
 
+        unknown = [p for p in unknown_keys(config, ExsimConfig) if not p.startswith("hydra")]
+        if unknown:  # a typo in a base key would fail every job: refuse the sweep up front
+            print("exsim: invalid configuration:\n  " + "\n  ".join(unknown), file=sys.stderr)
+            sys.exit(2)
         hc = config.hydra
         root = Path(hc.sweep.dir)
         root = root if root.is_absolute() else Path(hc.runtime.cwd) / root
