@@ -146,6 +146,8 @@ def _run_locked(cfg: ExsimConfig, folder: Path, overrides: list[str], cache: Wor
                 resume: bool, progress: bool | None, keep_world0: bool,
                 world_tables: bool) -> RunRecord:
     label, params = setting_of(overrides)
+    for tmp in folder.glob(".*.tmp*"):  # left by a killed writer (we hold the run's lock)
+        tmp.unlink(missing_ok=True)
     st = read_status(folder)
     if resume and st and st.get("status") == "ok" and _same_run(st.get("overrides"), overrides):
         return _load_finished(folder, st)
