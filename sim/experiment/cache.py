@@ -192,7 +192,18 @@ def encode_world(world: World, key: str) -> tuple[dict, dict[str, bytes]]:
 
 
 def decode_world(entry: Path, scenario: ScenarioConfig, key: str) -> World:
-    """Read and verify an entry; raise :class:`CacheEntryError` on any mismatch."""
+    """Read and verify an entry; raise :class:`CacheEntryError` on any mismatch (also for a
+    manifest that hashes right but is malformed: the hash detects corruption, it does
+    not vouch for whoever wrote the entry)."""
+    try:
+        return _decode(entry, scenario, key)
+    except CacheEntryError:
+        raise
+    except Exception as err:
+        raise CacheEntryError(f"malformed entry: {type(err).__name__}: {err}") from err
+
+
+def _decode(entry: Path, scenario: ScenarioConfig, key: str) -> World:
     from sim.observe import GroundTruth, Observation
     from sim.world import World
     from sim.world.calendar import Calendar
@@ -213,7 +224,7 @@ def decode_world(entry: Path, scenario: ScenarioConfig, key: str) -> World:
         raise CacheEntryError("manifest scenario differs from the requested one")
     files = {}
     for name, meta in m["files"].items():
-        if "/" in name or name.startswith("."):
+        if not isinstance(name, str) or "/" in name or name.startswith(".") or name == MANIFEST:
             raise CacheEntryError(f"bad file name {name!r}")
         try:
             data = _read_nofollow(entry / name)
