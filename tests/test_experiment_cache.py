@@ -176,5 +176,11 @@ def test_size_cap_evicts_least_recently_used_and_cleans_orphans(tmp_path, capsys
     assert cache_main(["list", str(root)]) == 0
     out = capsys.readouterr().out
     assert keys[0] in out and keys[2] in out and "2 entries" in out
+    (root / "notes.txt").write_text("not the cache's")  # a foreign file is left alone
     assert cache_main(["clear", str(root)]) == 0
-    assert entries(root) == []
+    assert entries(root) == [] and (root / "notes.txt").exists()
+    other = tmp_path / "home"  # a folder that is no cache: refused, nothing removed
+    other.mkdir()
+    (other / "thesis.tex").write_text("x")
+    assert cache_main(["clear", str(other)]) == 2
+    assert (other / "thesis.tex").exists()

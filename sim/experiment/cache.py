@@ -37,6 +37,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -60,6 +61,7 @@ QUARANTINE = ".quarantine"
 _TMP_PREFIX = ".tmp-"
 _HOST = socket.gethostname()
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_KEY_NAME = re.compile(r"[0-9a-f]{24}(\.pkl)?")
 
 
 class WorldCacheWarning(UserWarning):
@@ -414,8 +416,9 @@ def entries(root: Path) -> list[dict]:
     out = []
     if not root.is_dir():
         return out
-    candidates = [(p, "live") for p in root.iterdir() if not p.name.startswith(".")
-                  and p.name != LOG]  # fmt: skip
+    # only names the cache writes (a key; ``<key>.pkl`` of the old pickle format): anything
+    # else in the folder is not ours to list, evict or clear
+    candidates = [(p, "live") for p in root.iterdir() if _KEY_NAME.fullmatch(p.name)]
     candidates += [(p, "temporary") for p in root.glob(f"{_TMP_PREFIX}*")]
     if (root / QUARANTINE).is_dir():
         candidates += [(p, "quarantined") for p in (root / QUARANTINE).iterdir()]
@@ -519,6 +522,10 @@ def main(argv: list[str] | None = None) -> int:
     root = a.dir / ".worlds" if (a.dir / ".worlds").is_dir() else a.dir
     if not root.is_dir():
         print(f"exsim-cache: {a.dir} is not a folder", file=sys.stderr)
+        return 2
+    if not ((root / LOG).exists() or (root / QUARANTINE).is_dir() or entries(root)):
+        print(f"exsim-cache: {a.dir} is not a world cache (no {LOG}, no entries) nor a sweep "
+              "folder with one (.worlds/); nothing done", file=sys.stderr)  # fmt: skip
         return 2
     if a.action == "clear":
         print(f"removed {_human(clear(root))} from {root}")
