@@ -36,6 +36,7 @@ from sim.configbase import (  # noqa: F401  (re-exported for the policies' confi
     shift_problems,
     weights,
 )
+from sim.limits import run_limits, scenario_limits
 
 SERVICE_LEVELS = ("ground", "two_day", "next_day")
 MISPICK_KINDS = ("missing_item", "wrong_item", "wrong_variant", "wrong_quantity")
@@ -279,6 +280,8 @@ class ExperimentConfig:
     confidence: float = _f(0.95, _confidence)
     world_cache: bool = True  # multirun: reuse worlds across settings (cache in the sweep dir)
     world_cache_dir: str = ""  # single run / API: cache worlds here too (empty: no disk cache)
+    world_cache_max_gb: float = _f(10.0, positive)  # size cap: least recently used out first
+    max_memory_gb: float = _f(16.0, nonneg)  # refuse worlds expected to need more (0: no cap)
 
 
 @dataclass
@@ -291,6 +294,7 @@ class ExsimConfig:
     replications: int = _f(1, int_at_least(1))  # independent worlds 0..N-1 under ``seed``
     warmup_days: float = _f(0.0, nonneg)  # orders placed in the first W days leave the KPIs
     resume: bool = False  # multirun: skip runs whose folder already holds a finished result
+    overwrite: bool = False  # multirun: replace another sweep's runs in hydra.sweep.dir
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
@@ -339,6 +343,9 @@ def validate(cfg: ExsimConfig | ScenarioConfig) -> None:
     if isinstance(cfg, ExsimConfig):
         problems.extend(_experiment_checks(cfg))
         problems.extend(check_policy(cfg.detection, cfg.recovery))
+        problems.extend(run_limits(cfg))
+    else:
+        problems.extend(scenario_limits(cfg))
     if problems:
         raise ConfigError(problems)
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-CALIBRATION_CONF = Path(__file__).resolve().parents[2] / "conf" / "calibration"
+from sim.api import CONF_DIR
+
+CALIBRATION_CONF = CONF_DIR / "calibration"  # the checkout's conf/ or the wheel's sim/conf
 REQUIRED = ("purchase", "approval", "handoff", "delivery", "promise")
 
 
