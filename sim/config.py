@@ -251,12 +251,15 @@ class ExperimentConfig:
     """How replications are chosen and where worlds are cached (not part of a setting).
 
     With ``target_kpi`` set, replications are added one at a time after the first
-    ``replications`` until the 95 % half-width of that KPI is at most ``rel_precision``
-    times its |mean| (or ``max_replications`` is reached).
+    max(``replications``, ``min_replications``) until the 95 % half-width of that KPI is at
+    most ``rel_precision`` times its |mean| (or ``max_replications`` is reached).  The
+    minimum start matters: stopping at the first N whose interval looks narrow enough, from
+    N = 2, covers the mean far less often than 95 % (a lucky small sd stops early).
     """
 
     target_kpi: str = ""  # empty: exactly ``replications`` replications
     rel_precision: float = _f(0.05, positive)
+    min_replications: int = _f(10, int_at_least(2))  # first batch of the automatic N
     max_replications: int = _f(100, int_at_least(2))
     confidence: float = _f(0.95, _confidence)
     world_cache: bool = True  # multirun: reuse worlds across settings (cache in the sweep dir)

@@ -123,8 +123,9 @@ def welch_diff(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict[str
     if se == 0:
         p, lo, hi = (1.0 if diff == 0 else 0.0), diff, diff
     else:
-        r = stats.ttest_ind(y, x, equal_var=False)
-        ci = r.confidence_interval(confidence)
+        with _quiet():
+            r = stats.ttest_ind(y, x, equal_var=False)
+            ci = r.confidence_interval(confidence)
         p, lo, hi = float(r.pvalue), float(ci.low), float(ci.high)
     return {"diff": diff, "diff_sd": se, "diff_low": lo, "diff_high": hi,
             "diff_half_width": (hi - lo) / 2, "diff_n": min(nx, ny), "p_value": p,
@@ -179,14 +180,16 @@ def diff_columns(d: np.ndarray, confidence: float) -> dict[str, np.ndarray]:
     """
     d = np.asarray(d, dtype=float)
     n = np.isfinite(d).sum(axis=0)
+    full = n == len(d)  # the common case, one vectorised call; columns with gaps: omit NaN
+    p, lo, hi = (np.full(d.shape[1], np.nan) for _ in range(3))
     with _quiet():
         mean = np.nanmean(d, axis=0)
         sd = np.nanstd(d, axis=0, ddof=1)
-        policy = "omit" if (n < len(d)).any() else "propagate"
-        r = stats.ttest_1samp(d, 0.0, axis=0, nan_policy=policy)
-        ci = r.confidence_interval(confidence)
-    p = np.asarray(r.pvalue, dtype=float).copy()
-    lo, hi = np.asarray(ci.low, float).copy(), np.asarray(ci.high, float).copy()
+        for cols, policy in ((full, "propagate"), (~full & (n >= 2), "omit")):
+            if cols.any():
+                r = stats.ttest_1samp(d[:, cols], 0.0, axis=0, nan_policy=policy)
+                ci = r.confidence_interval(confidence)
+                p[cols], lo[cols], hi[cols] = r.pvalue, ci.low, ci.high
     const = (n >= 2) & (sd == 0)
     p[const] = np.where(mean[const] == 0, np.nan, 0.0)
     lo[const] = hi[const] = mean[const]
