@@ -34,7 +34,7 @@ import pandas as pd
 from sim.experiment.collect import Collected, analyse, baseline_runs, collect
 from sim.experiment.runs import write_atomic
 from sim.experiment.stats import Family
-from sim.report_format import Doc, axis_label, direction, fmt_interval, fmt_kpi, unit_of
+from sim.report_format import KPI_LABELS, Doc, axis_label, direction, fmt_interval, fmt_kpi, unit_of
 
 CURVE_KPIS = ("cost_per_order", "stars_mean", "detractor_share", "alerts_per_day",
               "proactive_catch_share")  # fmt: skip
@@ -42,7 +42,7 @@ COST_KPI = "cost_per_order"
 SATISFACTION_KPI = "stars_mean"
 HEAD_KPIS = ("cost_per_order", "stars_mean", "detractor_share", "alerts_per_day",
              "proactive_catch_share", "case_wait_hours", "on_time_share", "contacts_per_order")
-DECADES = 20.0  # a log axis when the largest value is at least this many times the smallest
+DECADES = 10.0  # a log axis when the largest mean is at least this many times the smallest
 
 
 class ReportError(Exception):
@@ -121,13 +121,22 @@ def _label(row, params: list[str]) -> str:
     return " ".join(f"{_short(p)}={row[p]}" for p in params) if params else "all"
 
 
-def _log_if_decades(ax, values, axis: str = "y") -> bool:
+def _decades(values) -> bool:
+    """Positive values whose largest is at least :data:`DECADES` times the smallest."""
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
-    if v.size and (v > 0).all() and v.max() >= DECADES * v.min():
+    return bool(v.size and (v > 0).all() and v.max() >= DECADES * v.min())
+
+
+def _log_if_decades(ax, values, axis: str = "y") -> bool:
+    if _decades(values):
         (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
         return True
     return False
+
+
+def _scale(kpi: str) -> float:
+    return 100.0 if unit_of(kpi) == "%" else 1.0
 
 
 def tradeoff_figure(results: pd.DataFrame, kpi: str, x: str | None, by: list[str],
@@ -135,6 +144,11 @@ def tradeoff_figure(results: pd.DataFrame, kpi: str, x: str | None, by: list[str
     """``kpi`` (mean and CI band) against parameter ``x``, one line per ``by`` group."""
     plt = _plt()
     df = results[results["kpi"] == kpi].copy()
+    f = _scale(kpi)  # shares are drawn in %
+    for col in ("mean", "ci_low", "ci_high", "half_width"):
+        df[col] = df[col].astype(float) * f
+    if _decades(df["mean"]):  # a band reaching 0 cannot be drawn on a log axis: clip it
+        df["ci_low"] = df["ci_low"].clip(lower=float(df["mean"].min()) / 10)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     if x is None or not _is_numeric(df[x]):  # nothing numeric: one point per setting
         pos = np.arange(len(df))
@@ -157,7 +171,9 @@ def tradeoff_figure(results: pd.DataFrame, kpi: str, x: str | None, by: list[str
         ax.set_xlabel(x)
         if by:
             ax.legend(fontsize=8)
-    log = _log_if_decades(ax, pd.concat([df["mean"], df["ci_low"]]).astype(float))
+    log = _decades(df["mean"])
+    if log:
+        ax.set_yscale("log")
     n = int(df["n"].min())
     band = (f"mean and {100 * confidence:g} % CI of the mean" if n >= 2
             else "mean (no interval with N = 1)")  # fmt: skip
@@ -175,14 +191,19 @@ def differences_figure(fam: Family, kpis: list[str], names: dict[str, str]):
     t = fam.tests[(fam.tests["kind"] == "baseline") & fam.tests["kpi"].isin(kpis)]
     kpis = [k for k in kpis if (t["kpi"] == k).any()]
     rows = list(dict.fromkeys(t["b"]))
-    fig, axes = plt.subplots(1, len(kpis), figsize=(3.2 * len(kpis) + 1.8,
-                                                    1.2 + 0.32 * len(rows)), squeeze=False)
+    ncol = min(3, len(kpis))
+    nrow = -(-len(kpis) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol + 1.8, nrow * (1.6 + 0.3 * len(rows))),
+                             squeeze=False)  # fmt: skip
+    for ax in axes.flat[len(kpis):]:
+        ax.set_visible(False)
     conf = 100 * (1 - fam.alpha)
-    for i, (ax, k) in enumerate(zip(axes[0], kpis, strict=True)):
+    for i, (ax, k) in enumerate(zip(axes.flat, kpis, strict=False)):
         g = t[t["kpi"] == k].set_index("b").reindex(rows)
         pos = np.arange(len(rows))[::-1]
-        d = g["diff"].to_numpy(float)
-        lo, hi = g["sim_low"].to_numpy(float), g["sim_high"].to_numpy(float)
+        f = _scale(k)
+        d = g["diff"].to_numpy(float) * f
+        lo, hi = g["sim_low"].to_numpy(float) * f, g["sim_high"].to_numpy(float) * f
         err = np.vstack([np.nan_to_num(d - lo), np.nan_to_num(hi - d)])
         sig = g["significant"].fillna(False).to_numpy(bool)
         ax.errorbar(d, pos, xerr=err, fmt="none", ecolor="C0", capsize=3)
@@ -196,12 +217,13 @@ def differences_figure(fam: Family, kpis: list[str], names: dict[str, str]):
                           fontsize=8)  # fmt: skip
         else:
             ax.set_xlabel("difference vs baseline", fontsize=8)
-        ax.set_yticks(pos, [names.get(r, r) for r in rows] if i == 0 else [""] * len(rows),
+        ax.set_yticks(pos, [names.get(r, r) for r in rows] if i % ncol == 0 else [""] * len(rows),
                       fontsize=7)  # fmt: skip
         ax.grid(alpha=0.3, axis="x")
     axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"Paired differences against the baseline, simultaneous {conf:g} % intervals "
-                 f"(Bonferroni over the report's {fam.m} comparisons)", fontsize=9)  # fmt: skip
+    fig.suptitle(f"Paired differences against the baseline (same worlds), simultaneous {conf:g} %"
+                 f" intervals\n(Bonferroni over the report's {fam.m} comparisons; filled = "
+                 "claimed by Holm at the family-wise level)", fontsize=9)  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -227,9 +249,10 @@ def scatter_figure(results: pd.DataFrame, kx: str, ky: str, params: list[str], f
     plt = _plt()
     w = _wide(results, [kx, ky])
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    xs, ys = w[("mean", kx)].to_numpy(float), w[("mean", ky)].to_numpy(float)
-    xe = w[("half_width", kx)].to_numpy(float)
-    ye = w[("half_width", ky)].to_numpy(float)
+    fx, fy = _scale(kx), _scale(ky)  # shares in %
+    xs, ys = w[("mean", kx)].to_numpy(float) * fx, w[("mean", ky)].to_numpy(float) * fy
+    xe = w[("half_width", kx)].to_numpy(float) * fx
+    ye = w[("half_width", ky)].to_numpy(float) * fy
     ax.errorbar(xs, ys, xerr=np.nan_to_num(xe), yerr=np.nan_to_num(ye), fmt="o", capsize=3,
                 alpha=0.7, label=f"setting ({100 * confidence:g} % CI of each mean)")  # fmt: skip
     labels = results.drop_duplicates("run").set_index("run")
@@ -253,8 +276,9 @@ def scatter_figure(results: pd.DataFrame, kx: str, ky: str, params: list[str], f
                     color="green", ha="center", va="center",
                     arrowprops={"arrowstyle": "->", "color": "green", "lw": 2})  # fmt: skip
     title = (f"{axis_label(kx)} against {axis_label(ky)}" if not front else
-             f"Cost against satisfaction: the Pareto front ({'cheaper' if dx == 'lower' else 'higher'}"
-             f" and {'more' if dy == 'higher' else 'less'} is better)")  # fmt: skip
+             f"Cost against satisfaction: the Pareto front\n(better: {'lower' if dx == 'lower' else 'higher'}"
+             f" {KPI_LABELS.get(kx, kx)}, {'higher' if dy == 'higher' else 'lower'} "
+             f"{KPI_LABELS.get(ky, ky)})")  # fmt: skip
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")

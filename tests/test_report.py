@@ -187,9 +187,31 @@ def test_report_single_run_and_one_replication(tmp_path, capsys):
 def test_report_html_is_self_contained(swept):
     import re
 
+    assert report_main([str(swept)]) == 0
     html = (swept / "report.html").read_text()
     pngs = sorted(p.name for p in swept.glob("*.png"))
     assert "differences.png" in pngs and "cost_vs_satisfaction.png" in pngs
     assert html.count('src="data:image/png;base64,') == len(pngs)
     assert not re.search(r'src="(?!data:)', html)  # no file or network reference
     assert "<table>" in html and "family-wise" in html
+
+
+def test_log_scale_where_counts_span_decades_and_plain_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sim.report import tradeoff_figure
+    from sim.report_format import fmt_interval, fmt_kpi, plain
+
+    res = pd.DataFrame({"kpi": "alerts_per_day", "setting": ["a", "b", "c"], "h": [12, 48, 96],
+                        "mean": [3000.0, 300.0, 12.0], "ci_low": [2800.0, 250.0, -3.0],
+                        "ci_high": [3200.0, 350.0, 27.0], "half_width": [200.0, 50.0, 15.0],
+                        "n": 5})  # fmt: skip
+    ax = tradeoff_figure(res, "alerts_per_day", "h", []).axes[0]
+    assert ax.get_yscale() == "log" and "alerts per day (/day) (log scale)" in ax.get_ylabel()
+    flat = tradeoff_figure(res.assign(mean=[30.0, 25.0, 20.0]), "alerts_per_day", "h", [])
+    assert flat.axes[0].get_yscale() == "linear"
+    assert [plain(v) for v in (0.000123, 12345.6, 3.14159, 0)] == ["0.000123", "12,346", "3.14", "0"]
+    assert fmt_kpi("cost_per_order", 3.071) == "$3.07" and fmt_kpi("on_time_share", 0.9561) == "95.6 %"
+    assert fmt_kpi("case_wait_hours", -0.5, signed=True) == "-0.500 h"
+    assert fmt_interval("stars_mean", 4.07, 4.13) == "[4.07, 4.13] stars"
