@@ -26,10 +26,10 @@ from sim.pipeline import run_once
 from sim.world import simulate_world
 
 KPIS = {
-    "alerts": "alerts per day (by alert day)",
-    "case_wait_hours": "case wait (hours, by day the case opens)",
-    "cost_per_order": "cost per order (USD, by order day)",
-    "on_time_share": "on-time share (by order day)",
+    "alerts": "alerts / day\n(by alert day)",
+    "case_wait_hours": "case wait (h)\n(by day opened)",
+    "cost_per_order": "cost / order (USD)\n(by order day)",
+    "on_time_share": "on-time share\n(by order day)",
 }
 
 
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replications", type=int, default=10)
     ap.add_argument("--window", type=int, default=2, help="Welch half-window w (days)")
     ap.add_argument("--out", default="docs/warmup.png")
+    ap.add_argument("--warmup", type=float, default=7.0, help="draw the recommended warm-up")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides (default: the baseline)")
     a = ap.parse_args(argv)
     cfg = sim.load_config("progress=false", "write_tables=false", *a.overrides)
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         ax.plot(mean.index, y, "o", ms=3, color="0.6", label=f"mean of {a.replications} reps")
         ax.plot(mean.index, welch_average(y, a.window), "-", lw=2,
                 label=f"Welch moving average (w = {a.window} d)")
+        ax.axvspan(-0.5, a.warmup, color="orange", alpha=0.12,
+                   label=f"warm-up ({a.warmup:g} days, left out of the KPIs)")
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)

@@ -494,7 +494,7 @@ def _document(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> Doc:
               "claimed.")  # fmt: skip
     problems = _problems(c)
     if problems:
-        doc.h2("Runs not in this report")
+        doc.h2("Failed runs and runs not finished (not in this report)")
         doc.ul(problems)
     _best_block(doc, rep, cost_kpi, True, "cost", conf)
     _best_block(doc, rep, sat_kpi, False, "satisfaction", conf)
