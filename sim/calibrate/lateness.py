@@ -100,9 +100,10 @@ def figures(lead_days: np.ndarray, days_late: np.ndarray) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------- moments and the fit
-MOMENTS = ("late share", "days late among late: mean",
+MOMENTS = ("late share", "days late among late: mean", "days late among late: median",
            *(f"{bin_label(lo, hi)} (share of late)" for lo, hi in BINS[:-1]),
-           *(f"lead time p{round(q * 100)} (d)" for q in QUANTILES))  # fmt: skip
+           *(f"lead time p{round(q * 100)} (d)" for q in QUANTILES),
+           "lead time mean (d)")  # fmt: skip
 
 
 def moment_vector(lead_days: np.ndarray, days_late: np.ndarray) -> np.ndarray:
@@ -118,15 +119,22 @@ class LatenessFit:
     late_prob: float
     late_median_hours: float
     late_sigma: float
+    transit_scale: float  # line-haul median multiplier (the sum must match the lead times)
     observed: np.ndarray  # MOMENTS
     se: np.ndarray
     plain_rho: float
+    plain_scale: float
     plain: np.ndarray  # the plain model's moments (rho only)
     plain_j: float
     component: np.ndarray  # the late-component model's moments
     component_j: float
     kept: bool  # the component lowers J by more than chi2(3) 95 %
     threshold: float
+    component_rho: float = np.nan  # the component's fit, kept or not (for the report)
+    component_p: float = np.nan
+    component_median: float = np.nan
+    component_sigma: float = np.nan
+    component_scale: float = np.nan
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -147,15 +155,17 @@ class _Simulator:
         hour = purchase_hour[rng.integers(0, purchase_hour.size, n)] if purchase_hour.size else \
             rng.random(n) * 24  # fmt: skip
         self.placed = 24.0 * 1000 + hour
-        self.base = self.placed + sum((d.ppf(rng.random(n)) for d in other), np.zeros(n)) \
-            + transit.ppf(special.ndtr(z1))
+        self.other = sum((d.ppf(rng.random(n)) for d in other), np.zeros(n))
+        self.transit = transit.ppf(special.ndtr(z1))
         grid = np.linspace(-7, 7, 2801)
         self._zgrid, self._ptable = grid, promise.ppf(special.ndtr(grid))
 
-    def moments(self, rho: float, p: float, median: float, sigma: float) -> np.ndarray:
+    def moments(self, rho: float, p: float, median: float, sigma: float,
+                scale: float = 1.0) -> np.ndarray:
         z = rho * self.z1 + np.sqrt(1 - rho**2) * self.z2
         promised = self.placed + np.interp(z, self._zgrid, self._ptable)
-        delivered = self.base + np.where(self.u4 < p, median * np.exp(sigma * self.z3), 0.0)
+        delivered = (self.placed + self.other + scale * self.transit
+                     + np.where(self.u4 < p, median * np.exp(sigma * self.z3), 0.0))
         lead = (delivered - self.placed) / 24.0
         return moment_vector(lead, days_late_hours(delivered, promised, self.definition))
 
@@ -178,43 +188,48 @@ def fit_lateness(other: list, transit, promise, observed: np.ndarray, se: np.nda
         r = np.where(ok, (m - observed) / se, 0.0)
         return float(np.sum(np.nan_to_num(r, nan=1e3) ** 2))
 
-    plain_obj = lambda a: j(sim.moments(float(np.tanh(a)), 0.0, 1.0, 0.0))  # noqa: E731
+    def plain_obj(x) -> float:
+        return j(sim.moments(float(np.tanh(x[0])), 0.0, 1.0, 0.0, float(np.exp(x[1] - 1))))
+
     grid = np.linspace(-1.8, 2.6, 23)
-    a0 = grid[int(np.argmin([plain_obj(a) for a in grid]))]
-    r = optimize.minimize_scalar(plain_obj, bracket=(a0 - 0.2, a0, a0 + 0.2))
-    plain_rho = float(np.tanh(r.x))
-    plain_m = sim.moments(plain_rho, 0.0, 1.0, 0.0)
+    a0 = grid[int(np.argmin([plain_obj([a, 1.0]) for a in grid]))]
+    r = optimize.minimize(plain_obj, [a0, 1.0], method="Nelder-Mead",
+                          options={"maxiter": 200, "xatol": 1e-3, "fatol": 1e-3})
+    plain_rho, plain_scale = float(np.tanh(r.x[0])), float(np.exp(r.x[1] - 1))
+    plain_m = sim.moments(plain_rho, 0.0, 1.0, 0.0, plain_scale)
     plain_j = j(plain_m)
 
     def unpack(x):
         return (float(np.tanh(x[0])), float(special.expit(x[1])), float(np.exp(x[2])),
-                float(min(np.exp(x[3]), 3.0)))  # fmt: skip
+                float(min(np.exp(x[3]), 3.0)), float(np.exp(x[4] - 1)))  # fmt: skip
 
     def obj(x):
         return j(sim.moments(*unpack(x)))
 
-    if start is not None and start.late_prob > 0:
-        starts = [[np.arctanh(np.clip(start.rho, -0.99, 0.99)), special.logit(start.late_prob),
-                   np.log(start.late_median_hours), np.log(start.late_sigma)]]
+    if start is not None and np.isfinite(start.component_p):
+        starts = [[np.arctanh(np.clip(start.component_rho, -0.99, 0.99)),
+                   special.logit(np.clip(start.component_p, 1e-4, 0.5)),
+                   np.log(start.component_median), np.log(max(start.component_sigma, 0.05)),
+                   1 + np.log(start.component_scale)]]
     else:
         starts = [[np.arctanh(np.clip(plain_rho, -0.99, 0.99)) + 0.3, special.logit(p),
-                   np.log(m), np.log(0.5)] for p, m in ((0.03, 24 * 14), (0.03, 24 * 5),
-                                                         (0.08, 24 * 7))]  # fmt: skip
+                   np.log(m), np.log(0.5), 1 + np.log(plain_scale)]
+                  for p, m in ((0.03, 24 * 14), (0.03, 24 * 5), (0.08, 24 * 7))]
     best = None
     for x0 in starts:
         res = optimize.minimize(obj, x0, method="Nelder-Mead",
-                                options={"maxiter": 300, "xatol": 1e-3, "fatol": 1e-3})
+                                options={"maxiter": 400, "xatol": 1e-3, "fatol": 1e-3})
         if best is None or res.fun < best.fun:
             best = res
-    rho, p, med, sig = unpack(best.x)
-    comp_m = sim.moments(rho, p, med, sig)
+    rho, p, med, sig, scale = unpack(best.x)
+    comp_m = sim.moments(rho, p, med, sig, scale)
     comp_j = j(comp_m)
     threshold = float(stats.chi2.ppf(level, 3))
     kept = {"on": True, "off": False}.get(mode, plain_j - comp_j > threshold)
-    fit = LatenessFit(rho, p, med, sig, observed, se, plain_rho, plain_m, plain_j, comp_m,
-                      comp_j, kept, threshold)
+    fit = LatenessFit(rho, p, med, sig, scale, observed, se, plain_rho, plain_scale, plain_m,
+                      plain_j, comp_m, comp_j, kept, threshold, rho, p, med, sig, scale)
     if not kept:
-        fit.rho, fit.late_prob = plain_rho, 0.0
+        fit.rho, fit.late_prob, fit.transit_scale = plain_rho, 0.0, plain_scale
     return fit
 
 
