@@ -154,36 +154,3 @@ def estimate_tracking(orders: pd.DataFrame, events: TrackingEvents,
         est.notes.append(f"{neg} shipments have their acceptance scan before the recorded "
                          "handoff; excluded from the acceptance-lag fit")
     return est
-
-
-def match_promise_corr(door_to_door: list, transit, promise, late_share: float,
-                       n: int = 200_000, seed: int = 0) -> tuple[float, float]:
-    """The promise/transit copula correlation at which the fitted model reproduces the
-    observed late share (method of simulated moments, common random numbers, bisection).
-
-    ``door_to_door``: frozen distributions of the delays outside the line-haul (summed,
-    independent); ``transit`` and ``promise``: frozen distributions of the line-haul and the
-    promise lead.  Returns (rho, the model's late share at rho); rho is clipped to
-    [-0.95, 0.95] when the share cannot be reached.
-    """
-    rng = np.random.default_rng(seed)
-    other = sum((d.ppf(rng.random(n)) for d in door_to_door), np.zeros(n))
-    z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
-    t = transit.ppf(special.ndtr(z1)) + other
-
-    def late(rho: float) -> float:
-        return float(np.mean(t > promise.ppf(special.ndtr(rho * z1 + np.sqrt(1 - rho**2) * z2))))
-
-    lo, hi = -0.95, 0.95  # late share falls as rho rises
-    if late(lo) <= late_share:
-        return lo, late(lo)
-    if late(hi) >= late_share:
-        return hi, late(hi)
-    for _ in range(30):
-        mid = (lo + hi) / 2
-        if late(mid) > late_share:
-            lo = mid
-        else:
-            hi = mid
-    rho = (lo + hi) / 2
-    return rho, late(rho)

@@ -6,7 +6,8 @@ held-out orders; simulated figures a t-interval over replications of the world. 
 passes when the simultaneous interval of the difference (simulated − observed) contains 0:
 Bonferroni over the figures of the table, so the whole table holds at the stated
 family-wise level (a perfect model fails a table with probability at most ``alpha``, not
-1 − 0.95^m).  The difference's standard error combines both sides (Welch–Satterthwaite
+1 − 0.95^m).  The difference's standard error combines the check part's, the fit part's
+(the fitted model inherits its sampling error) and the simulation's (Welch–Satterthwaite
 degrees of freedom: the simulated side has only ``replications`` − 1).
 """
 
@@ -100,6 +101,9 @@ def compare(observed: dict, simulated: dict, alpha: float, replications: int,
         o, s = observed[k], simulated[k]
         r = Row(k, *o, *s, reference=reference.get(k) if reference else None)
         so, ss = o[3], s[3]
+        # the fitted model carries the fit part's sampling error: its observed SE joins in
+        sf = r.reference[3] if r.reference is not None and np.isfinite(r.reference[3]) else 0.0
+        so = float(np.hypot(so, sf))
         se = float(np.hypot(so, ss))
         if se > 0:
             # Welch-Satterthwaite: the observed side's bootstrap SE has many degrees of freedom

@@ -172,7 +172,7 @@ class _Simulator:
 
 def fit_lateness(other: list, transit, promise, observed: np.ndarray, se: np.ndarray,
                  purchase_hour: np.ndarray, definition: str, *, mode: str = "auto",
-                 start: LatenessFit | None = None, n: int = 30_000, seed: int = 0,
+                 start: LatenessFit | None = None, n: int = 20_000, seed: int = 0,
                  level: float = 0.95) -> LatenessFit:
     """Fit rho (plain model) and (rho, p, median, sigma) (late component) to the moments.
 
@@ -191,13 +191,20 @@ def fit_lateness(other: list, transit, promise, observed: np.ndarray, se: np.nda
     def plain_obj(x) -> float:
         return j(sim.moments(float(np.tanh(x[0])), 0.0, 1.0, 0.0, float(np.exp(x[1] - 1))))
 
-    grid = np.linspace(-1.8, 2.6, 23)
-    a0 = grid[int(np.argmin([plain_obj([a, 1.0]) for a in grid]))]
-    r = optimize.minimize(plain_obj, [a0, 1.0], method="Nelder-Mead",
-                          options={"maxiter": 200, "xatol": 1e-3, "fatol": 1e-3})
-    plain_rho, plain_scale = float(np.tanh(r.x[0])), float(np.exp(r.x[1] - 1))
+    if start is not None and mode == "on":  # a refit of a kept component: no plain model
+        plain_rho, plain_scale = start.plain_rho, start.plain_scale
+    else:
+        grid = np.linspace(-1.8, 2.6, 12)
+        a0 = grid[int(np.argmin([plain_obj([a, 1.0]) for a in grid]))]
+        r = optimize.minimize(plain_obj, [a0, 1.0], method="Nelder-Mead",
+                              options={"maxiter": 200, "xatol": 1e-3, "fatol": 1e-3})
+        plain_rho, plain_scale = float(np.tanh(r.x[0])), float(np.exp(r.x[1] - 1))
     plain_m = sim.moments(plain_rho, 0.0, 1.0, 0.0, plain_scale)
     plain_j = j(plain_m)
+    if mode == "off":  # the plain model only
+        return LatenessFit(plain_rho, 0.0, 1.0, 0.0, plain_scale, observed, se, plain_rho,
+                           plain_scale, plain_m, plain_j, plain_m * np.nan, np.nan, False,
+                           float(stats.chi2.ppf(level, 3)))
 
     def unpack(x):
         return (float(np.tanh(x[0])), float(special.expit(x[1])), float(np.exp(x[2])),
@@ -214,11 +221,12 @@ def fit_lateness(other: list, transit, promise, observed: np.ndarray, se: np.nda
     else:
         starts = [[np.arctanh(np.clip(plain_rho, -0.99, 0.99)) + 0.3, special.logit(p),
                    np.log(m), np.log(0.5), 1 + np.log(plain_scale)]
-                  for p, m in ((0.03, 24 * 14), (0.03, 24 * 5), (0.08, 24 * 7))]
+                  for p, m in ((0.03, 24 * 14), (0.06, 24 * 6))]
     best = None
     for x0 in starts:
         res = optimize.minimize(obj, x0, method="Nelder-Mead",
-                                options={"maxiter": 400, "xatol": 1e-3, "fatol": 1e-3})
+                                options={"maxiter": 300 if start is None else 200,
+                                         "xatol": 1e-3, "fatol": 1e-3})
         if best is None or res.fun < best.fun:
             best = res
     rho, p, med, sig, scale = unpack(best.x)

@@ -126,7 +126,7 @@ def _validation_table(v, lv: str, alpha: float) -> list[str]:
     m = len(v.rows)
     ref = any(r.reference is not None for r in v.rows)
     head = ("| figure | observed [CI] | simulated [CI] | "
-            + ("fit period observed [CI] | " if ref else "")
+            + ("fit part observed [CI] | " if ref else "")
             + f"difference, simultaneous {1 - alpha:.0%} | verdict |")
     out = [f"{v.description}. {v.n_fit} complete orders fit, {v.n_check} check.", "", head,
            "|---|---|---|" + ("---|" if ref else "") + "---|---|"]
@@ -142,10 +142,12 @@ def _validation_table(v, lv: str, alpha: float) -> list[str]:
     ok = sum(r.within for r in v.rows)
     out += ["", f"{ok} of {m} figures pass. Observed: {lv} bootstrap percentile interval "
             f"(resampling the check orders); simulated: {lv} t-interval over replications. "
-            f"Verdict: the difference's interval (Bonferroni over the {m} figures, "
-            f"Welch–Satterthwaite df) contains 0 — the table holds at family-wise level "
+            f"Verdict: the difference's interval (SE from the check part, the fit part — the "
+            f"fitted model inherits its sampling error — and the simulation; Bonferroni over "
+            f"the {m} figures, Welch–Satterthwaite df) contains 0 — the table holds at "
+            f"family-wise level "
             f"{alpha:.0%}: a correct model fails some row with probability at most {alpha:.0%}."]
-    if ref:
+    if v.kind == "later":
         out += ["", ("**Drift** between the fit period and the check period (observed values "
                      f"differ beyond a simultaneous {1 - alpha:.0%} interval): "
                      + ", ".join(v.drift) + ". A stationary scenario fitted on the earlier "
@@ -221,7 +223,14 @@ def write_report(r: CalibrationResult, out: Path, plots: bool = True) -> Path:
     md += ["", "## What the scenario stands for", "",
            f"{win}orders placed {e.start:%Y-%m-%d} .. {e.end:%Y-%m-%d} ({r.n_window} orders, "
            f"{e.n_complete} complete). The scenario is stationary: it stands for this period "
-           "(see drift below; `since=` fits a recent window for forecasting).", "",
+           "(see drift below; `since=` fits a recent window for forecasting).", ""]
+    n_cens, cut = r.censored
+    if cut is not None:
+        md += [f"Right-censoring guard: {n_cens} delivered orders placed after {cut:%Y-%m-%d %H:%M} "
+               "(the file's last delivery minus the p99 lead time) are left out of the durations "
+               "and the checks — at export time their slow siblings were still travelling, so "
+               "only the fast ones are in the file (`censor_guard=false` keeps them).", ""]
+    md += [
            "## Fitted durations", "",
            "Families by AIC (lower is better; location fixed at 0); KS against the fitted "
            "distribution (with estimated parameters, so p-values are optimistic; with thousands "

@@ -116,6 +116,9 @@ class CalibrationSettings:
     # validation 2 (forecasting): a time split; the earlier share fits, the later checks
     fit_fraction: float = 0.7
     alpha: float = 0.05  # family-wise error level of each validation table (Bonferroni)
+    # leave out of durations and checks the orders placed within the p99 lead time before
+    # the file's last delivery (right-censored: their long trips are not delivered yet)
+    censor_guard: bool = True
     sim_orders: int = 6000  # orders per simulated replication in the validations
     families: list[str] = field(default_factory=lambda: ["lognormal", "gamma", "weibull"])
     bootstrap: int = 200
