@@ -264,7 +264,9 @@ def _settle_day_month(parsed: dict, df: pd.DataFrame, date_cols: dict[str, str],
     for key, (_, _, fmt, _, undecided) in list(parsed.items()):
         if not undecided:
             continue
-        other = [f for f in decided if f in (fmt, swapped(fmt))]
+        alt = swapped(fmt)
+        month_first = [f.index("%m") < f.index("%d") for f in decided]
+        other = [fmt if m == (fmt.index("%m") < fmt.index("%d")) else alt for m in month_first]
         if not other:
             col = date_cols[key]
             example = next(v for v in df[col] if str(v).strip())

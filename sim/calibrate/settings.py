@@ -175,6 +175,9 @@ def _check(obj: CalibrationSettings) -> None:
     if obj.late_definition not in ("later_day", "after_timestamp"):
         raise ValueError(f"late_definition = {obj.late_definition!r}: allowed: "
                          "'later_day', 'after_timestamp'")
+    # YAML 1.1 reads on/off as booleans
+    obj.late_component = {"True": "on", "False": "off"}.get(str(obj.late_component),
+                                                          str(obj.late_component))
     if obj.late_component not in ("auto", "on", "off"):
         raise ValueError(f"late_component = {obj.late_component!r}: allowed: auto, on, off")
     try:
