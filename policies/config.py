@@ -17,8 +17,10 @@ from sim.configbase import (
     int_at_least,
     nonneg,
     one_of,
+    optional_int_at_least,
     positive,
     prob,
+    shift_problems,
     value_bound,
 )
 
@@ -31,6 +33,7 @@ ACTIONS = (
 RULES = ("no_first_scan", "no_movement", "long_in_transit", "past_promise", "failed_attempts",
          "carrier_exception", "warehouse_delay", "customer_contact")  # fmt: skip
 CARRIER_EXCEPTIONS = ("weather", "damaged", "returned_to_sender")
+AUTOMATED_STEPS = frozenset({"notify", "notify_credit", "wait_recheck"})  # no analyst needed
 
 
 @dataclass
@@ -114,7 +117,8 @@ class TeamConfig:
     shifts: list[ShiftConfig] = field(
         default_factory=lambda: [ShiftConfig(8.0, 17.0, 8), ShiftConfig(17.0, 22.0, 3)]
     )
-    analysts: int = _f(0, int_at_least(0))  # > 0: this many on every shift (easy to sweep)
+    # analysts on every shift (a decision to sweep: 1, 2, ...); null: each shift's own count
+    analysts: int | None = _f(None, optional_int_at_least(1))
     operating_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
     handling_median_hours: float = _f(0.2, positive)  # triage and first actions of a case
     handling_sigma: float = _f(0.5, nonneg)
@@ -178,6 +182,30 @@ def check_policy(detection: DetectionConfig, recovery: RecoveryConfig) -> list[s
     if ordered and ordered[-1].max_value != math.inf:
         problems.append(f"recovery.tiers: values above {ordered[-1].max_value} are not covered "
                         "(the highest tier must end at max_value .inf)")  # fmt: skip
+    problems.extend(team_problems(recovery))
+    return problems
+
+
+def needs_analyst(recovery: RecoveryConfig) -> bool:
+    """Whether some plan has a manual step (anything but automated notices and waits)."""
+    return any(step not in AUTOMATED_STEPS
+               for t in recovery.tiers for plan in t.plans.values() for step in plan)
+
+
+def team_problems(recovery: RecoveryConfig) -> list[str]:
+    """The exception team's rota, checked exactly like the warehouse's (shared code), and
+    at least one analyst on some shift when a plan needs one."""
+    team = recovery.team
+    valid = isinstance(team.analysts, int) and team.analysts >= 1  # else its own message
+    heads = [team.analysts] * len(team.shifts) if valid else None
+    problems = list(shift_problems(team.shifts, "recovery.team.shifts", "analysts", heads))
+    no_one = [p for p in problems if "must have analysts > 0" in p]
+    if no_one and not needs_analyst(recovery):  # a notices-only plan runs without a team
+        problems.remove(no_one[0])
+    elif no_one:
+        problems[problems.index(no_one[0])] = (
+            f"{no_one[0]} (recovery '{recovery.name}' has manual steps such as trace, "
+            "reship, refund or claim)")
     return problems
 
 
@@ -188,5 +216,6 @@ def tier_of(tiers: list[TierConfig], value: Any) -> TierConfig:
     raise ValueError(f"no recovery tier covers order value {value}")
 
 
-__all__ = ["ACTIONS", "OBSERVED_KINDS", "RULES", "DetectionConfig", "RecoveryConfig",
-           "TierConfig", "check_policy", "one_of", "tier_of"]  # fmt: skip
+__all__ = ["ACTIONS", "AUTOMATED_STEPS", "OBSERVED_KINDS", "RULES", "DetectionConfig",
+           "RecoveryConfig", "TeamConfig", "TierConfig", "check_policy", "needs_analyst",
+           "one_of", "team_problems", "tier_of"]  # fmt: skip

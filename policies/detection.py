@@ -241,7 +241,7 @@ def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
     if cfg.customer_contact.enabled:
         c = obs.contacts
         reason = c["reason"].astype(str).to_numpy()
-        family = np.where(reason == "wismo", "missing_parcel",
+        family = np.where(np.isin(reason, ("wismo", "refund_request")), "missing_parcel",
                           np.where(reason == "damaged", "damaged", "mispick"))
         first = ~pd.DataFrame({"o": c["order_id"].to_numpy(), "k": family}).duplicated()
         row = pd.Series(np.arange(len(obs.orders)), index=order_id)

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from policies.config import RecoveryConfig, tier_of
+from policies.config import AUTOMATED_STEPS, RecoveryConfig, tier_of
 
 # a case groups alerts of one order that call for the same kind of remedy
 FAMILY = {"missing_parcel": "parcel", "weather": "parcel", "failed_delivery": "parcel",
           "damaged": "item", "mispick": "item"}  # fmt: skip
-AUTOMATED = frozenset({"notify", "notify_credit", "wait_recheck"})  # no analyst needed
+AUTOMATED = AUTOMATED_STEPS  # no analyst needed
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ def _analyst(env: simpy.Environment, queue: simpy.Store, windows: np.ndarray, bu
     A task is ``(hours, done_event, still_needed)``; a task taken is finished even past the
     shift end.  ``still_needed(now)`` is checked when the task is taken: a case whose
     parcel moved or arrived meanwhile is closed by the system without an analyst's time.
-    ``busy = [hours worked, until]`` counts work done before ``until`` (the order horizon).
+    ``busy = [hours worked, from, until]`` counts work done inside ``[from, until)`` (the
+    KPI window).
     """
     for start, end in windows:
         if env.now < start:
@@ -89,7 +90,7 @@ def _analyst(env: simpy.Environment, queue: simpy.Store, windows: np.ndarray, bu
             if not still_needed(env.now):
                 done.succeed(None)
                 continue
-            busy[0] += max(min(env.now + hours, busy[1]) - env.now, 0.0)
+            busy[0] += max(min(env.now + hours, busy[2]) - max(env.now, busy[1]), 0.0)
             yield env.timeout(hours)
             done.succeed(env.now)
 
@@ -98,15 +99,16 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
                delivered_seen: Callable[[int, float], bool],
                moved_since: Callable[[int, float, float], bool], cfg: RecoveryConfig,
                desk: CarrierDesk, rota: list[np.ndarray], handling: Callable[[int], float],
-               horizon: float, kpi_horizon: float) -> RecoveryResult:
+               horizon: float, kpi_window: tuple[float, float]) -> RecoveryResult:
     """Run the exception team over ``alerts`` (sorted by time).
 
     ``delivered_seen(order_id, t)``: whether the polled feed showed delivery by ``t``;
     ``moved_since(order_id, t0, t1)``: whether a new carrier event was seen in ``(t0, t1]``.
     ``handling(order_id)``: triage hours of the order's case (drawn by the caller on the
     order's own stream, so that it does not depend on which alerts opened cases).
-    ``rota``: per analyst, the ``(k, 2)`` on-duty windows.  Utilisation is measured over
-    ``[0, kpi_horizon)`` (the days orders were placed), where the load is representative.
+    ``rota``: per analyst, the ``(k, 2)`` on-duty windows.  Busy and staffed hours are
+    measured over ``kpi_window = (start, end)`` hours (the measured days: after the warm-up,
+    up to the order horizon), where the load is representative; every KPI uses that window.
     Notices are automated (templated messages): a plan of notices only never waits for an
     analyst; the first manual step (trace, reship, refund, claim, resend) needs a triage.
     """
@@ -117,7 +119,7 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
     open_case: dict[tuple[int, str], Case] = {}
     outcome = np.empty(len(alerts), dtype=object)
     case_of = np.full(len(alerts), -1, dtype=np.int64)
-    busy = [0.0, kpi_horizon]
+    busy = [0.0, *kpi_window]
 
     def analyst_time(case: Case, hours: float, still_needed=lambda now: True):
         """Wait for an analyst and work ``hours``; False if the system closed it first."""
@@ -206,7 +208,8 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
     for c in cases:  # an overloaded team leaves a backlog: say so, do not crash a sweep
         if np.isnan(c.closed_at):
             c.close_reason = "backlog_at_end"
-    staffed = float(sum(np.clip(np.minimum(w[:, 1], kpi_horizon) - w[:, 0], 0, None).sum()
+    lo, hi = kpi_window
+    staffed = float(sum(np.clip(np.minimum(w[:, 1], hi) - np.maximum(w[:, 0], lo), 0, None).sum()
                         for w in rota))
     case_df = pd.DataFrame({
         "case_id": [c.case_id for c in cases], "order_id": [c.order_id for c in cases],

@@ -84,6 +84,9 @@ def _run(dcfg: DictConfig) -> None:
     if reps is not None and reps.world0 is not None:
         print(format_summary(world_summary(reps.world0)))
     print(f"policy: detection={cfg.detection.name} recovery={cfg.recovery.name}")
+    from sim.pipeline import describe_team
+
+    print(describe_team(cfg.recovery.team))
     print(format_kpis(rec.kpis, cfg.experiment.confidence))
     print(f"results in {out}")
 

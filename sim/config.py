@@ -30,8 +30,10 @@ from sim.configbase import (  # noqa: F401  (re-exported for the policies' confi
     named_weights,
     nonneg,
     one_of,
+    optional_nonneg,
     positive,
     prob,
+    shift_problems,
     weights,
 )
 
@@ -198,6 +200,11 @@ class CustomerConfig:
     )  # fmt: skip
     report_delay_median_hours: float = _f(24.0, positive)
     report_delay_sigma: float = _f(0.8, nonneg)
+    # still nothing this long after the promise: the customer demands a refund.  Amazon's
+    # A-to-z guarantee opens 3 days after the latest delivery date; a week as the median
+    # is an assumption (sweep it).
+    refund_patience_median_hours: float = _f(168.0, positive)
+    refund_patience_sigma: float = _f(0.5, nonneg)
 
 
 @dataclass
@@ -228,7 +235,9 @@ class OutcomeConfig:
     wismo_cut_by_notice: float = _f(0.55, prob)  # 40-70 % (vendor claims)
     # stars: on-time level, then penalties fitted to Olist (see docs in sim/outcomes.py)
     stars_on_time: float = _f(4.28, positive)  # Olist full data, on time
-    promise_day_penalty: float = _f(0.70, nonneg)  # delivered on the promised day
+    # delivered on the promised day; null: 0.70 (Olist) for padded marketplace promises
+    # (scenario.orders.promise_lead set, e.g. calibrated), 0 for business-day promises
+    promise_day_penalty: float | None = _f(None, optional_nonneg)
     late_step: float = _f(0.43, nonneg)  # step at the promise (least squares on Olist)
     late_extra_max: float = _f(1.92, nonneg)  # concave growth with days late ...
     late_scale_days: float = _f(5.3, positive)  # ... 1 - exp(-days / scale)
@@ -247,6 +256,13 @@ class OutcomeConfig:
     repurchase_base: float = _f(0.35, prob)  # no-failure repurchase probability
     repurchase_drop_max: float = _f(0.30, prob)  # relative drop at the worst failure
     customer_lifetime_value: float = _f(120.0, nonneg)  # future margin of a retained customer
+    # customer recourse (DESIGN §9): not made good -> refund demand -> dispute (chargeback)
+    dispute_window_hours: float = _f(72.0, positive)  # after the demand or report (Amazon
+    # gives a seller 72 h to answer an A-to-z claim)
+    dispute_fee: float = _f(20.0, nonneg)  # per dispute: Stripe $15, PayPal $20 (US), $15-25
+    dispute_share: float = _f(1.0, prob)  # customers not made good who dispute (marketplaces
+    # force the refund; lower it for customers who give up)
+    late_grace_hours: float = _f(24.0, nonneg)  # "late" for alert precision: beyond a day
 
 
 def _confidence(x) -> str | None:
@@ -291,21 +307,7 @@ class ExsimConfig:
 # --------------------------------------------------------------------------- validation
 def _cross_checks(s: ScenarioConfig) -> Iterator[str]:
     w, c, wx = s.warehouse, s.carrier, s.weather
-    if not w.shifts:
-        yield "scenario.warehouse.shifts = []: must list at least one shift"
-    spans = []
-    for i, sh in enumerate(w.shifts):
-        if sh.end_hour <= sh.start_hour:
-            yield (f"scenario.warehouse.shifts[{i}] = {sh.start_hour}-{sh.end_hour}: "
-                   "end_hour must be after start_hour (shifts lie within one day, 0-24)")  # fmt: skip
-        spans.append((sh.start_hour, sh.end_hour, i))
-    spans.sort()
-    for (_, e0, i0), (s1, _, i1) in zip(spans, spans[1:], strict=False):
-        if s1 < e0:
-            yield (f"scenario.warehouse.shifts[{i1}] starts at {s1} before shifts[{i0}] "
-                   f"ends at {e0}: shifts must not overlap")  # fmt: skip
-    if w.shifts and sum(sh.pickers for sh in w.shifts) == 0:
-        yield "scenario.warehouse.shifts: at least one shift must have pickers > 0"
+    yield from shift_problems(w.shifts, "scenario.warehouse.shifts")
     if c.delivery_end_hour <= c.delivery_start_hour:
         yield (f"scenario.carrier.delivery_end_hour = {c.delivery_end_hour}: must be after "
                f"delivery_start_hour = {c.delivery_start_hour}")  # fmt: skip

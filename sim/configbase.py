@@ -31,6 +31,10 @@ def nonneg(x: Any) -> str | None:
     return None if _num(x) and x >= 0 else "a finite number >= 0"
 
 
+def optional_nonneg(x: Any) -> str | None:
+    return None if x is None or (_num(x) and x >= 0) else "a finite number >= 0, or null"
+
+
 def value_bound(x: Any) -> str | None:
     """A money bound: >= 0, may be .inf (open-ended tier)."""
     ok = isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 and not math.isnan(x)
@@ -118,6 +122,14 @@ def int_at_least(lo: int) -> Check:
     return check
 
 
+def optional_int_at_least(lo: int) -> Check:
+    def check(x: Any) -> str | None:
+        ok = x is None or (isinstance(x, int) and not isinstance(x, bool) and x >= lo)
+        return None if ok else f"an integer >= {lo}, or null"
+
+    return check
+
+
 def correlation(x: Any) -> str | None:
     return None if _num(x) and -0.99 <= x <= 0.99 else "a correlation in [-0.99, 0.99]"
 
@@ -142,9 +154,37 @@ def _f(default: Any, check: Check | None = None) -> Any:
 
 @dataclass
 class ShiftConfig:
+    """A shift within one day; ``pickers`` is its head count (pickers, or analysts in the
+    exception team)."""
+
     start_hour: float = _f(6.0, hour_of_day)
     end_hour: float = _f(14.0, hour_of_day)
     pickers: int = _f(45, int_at_least(0))
+
+
+def shift_problems(shifts: list[ShiftConfig], path: str, staff: str = "pickers",
+                   heads: list[int] | None = None) -> Iterator[str]:
+    """The checks every rota gets (warehouse pickers, exception analysts): at least one
+    shift, each inside one day (end after start), no two overlapping, and at least one
+    person on some shift.  ``heads`` replaces the shifts' own head counts (a team-wide
+    override); ``staff`` names them in the message."""
+    if not shifts:
+        yield f"{path} = []: must list at least one shift"
+        return
+    spans = []
+    for i, sh in enumerate(shifts):
+        if sh.end_hour <= sh.start_hour:
+            yield (f"{path}[{i}] = {sh.start_hour}-{sh.end_hour}: end_hour must be after "
+                   "start_hour (shifts lie within one day, 0-24; split a night shift in two)")
+        spans.append((sh.start_hour, sh.end_hour, i))
+    spans.sort()
+    for (_, e0, i0), (s1, _, i1) in zip(spans, spans[1:], strict=False):
+        if s1 < e0:
+            yield (f"{path}[{i1}] starts at {s1} before {path}[{i0}] ends at {e0}: "
+                   "shifts must not overlap")
+    counts = heads if heads is not None else [sh.pickers for sh in shifts]
+    if sum(counts) == 0:
+        yield f"{path}: at least one shift must have {staff} > 0"
 
 
 # --------------------------------------------------------------------------- validation

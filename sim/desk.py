@@ -28,7 +28,8 @@ LOST_TERMINALS = ("lost", "never_received")
 
 
 class WorldDesk:
-    def __init__(self, world: World, cfg: RecoveryConfig, streams: Streams):
+    def __init__(self, world: World, cfg: RecoveryConfig, streams: Streams,
+                 goods_cost_share: float):
         self.cfg = cfg
         self.streams = streams
         truth = world.truth.orders  # order_id == row
@@ -45,6 +46,7 @@ class WorldDesk:
         orders = world.observation.orders
         self.region = orders["region"].cat.codes.to_numpy().astype(np.int16)
         self.value = orders["value"].to_numpy()
+        self.goods_cost = goods_cost_share * self.value  # what the carrier owes at most
         self.attempts: dict[int, int] = defaultdict(int)
         n = len(orders)
         # per-order draws: row i belongs to order i, whatever the policy asks for
@@ -88,9 +90,24 @@ class WorldDesk:
                 for o, t, e, i, d, dup in zip(order, at, expedited, item_only,
                                               ship.delivered_at, duplicate, strict=True)]
 
+    def claim_amounts(self, order_ids: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """What the carrier pays on claims filed for ``order_ids`` at times ``at``.
+
+        The one place of the rule (both case engines call it): a carrier pays the actual
+        value of the goods (their cost, not the retail price), at most its liability, and
+        only for a loss it confirms (the parcel was lost or never received by the time the
+        claim is filed), with probability ``claim_approval_prob``.  Damage claims are not
+        modelled (they pay 0).  So a claim never exceeds the goods' cost, and no order can
+        turn a profit from a loss.
+        """
+        o = np.asarray(order_ids, dtype=np.int64)
+        t = np.asarray(at, dtype=float)
+        confirmed = self.lost[o] & ~(self.lost_at[o] > t)  # never received: lost_at is NaN
+        approved = confirmed & (self.claim_u[o] < self.cfg.claim_approval_prob)
+        return np.where(approved, np.minimum(self.goods_cost[o], self.cfg.carrier_liability), 0.0)
+
     def claim(self, order_id: int, at: float) -> None:
-        approved = bool(self.lost[order_id]) and self.claim_u[order_id] < self.cfg.claim_approval_prob
-        amount = min(float(self.value[order_id]), self.cfg.carrier_liability) if approved else 0.0
+        amount = float(self.claim_amounts(np.array([order_id]), np.array([at]))[0])
         self._record(order_id, at + self.cfg.claim_delay_hours, "claim", amount=amount)
 
     def refund(self, order_id: int, at: float) -> None:

@@ -34,10 +34,23 @@ class RunResult:
 
 
 def team_shifts(team) -> list:
-    """The team's shifts, with ``analysts`` (if set) on every shift."""
-    if team.analysts <= 0:
+    """The team's rota: its shifts, with ``analysts`` (if not null) on every shift.
+
+    The one place that turns the team config into shifts (both case engines use it)."""
+    if team.analysts is None:
         return list(team.shifts)
     return [replace(s, pickers=team.analysts) for s in team.shifts]
+
+
+def describe_team(team) -> str:
+    """One line for the run summary: the rota the team is paid for."""
+    days = " ".join(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[d]
+                    for d in sorted(team.operating_days))
+    shifts = ", ".join(f"{s.start_hour:g}-{s.end_hour:g} h x {s.pickers}"
+                       for s in team_shifts(team))  # fmt: skip
+    paid = sum((s.end_hour - s.start_hour) * s.pickers for s in team_shifts(team))
+    size = "per shift: own counts" if team.analysts is None else f"{team.analysts} per shift"
+    return f"team: {shifts} analysts ({size}; {days}; {paid:g} paid hours a working day)"
 
 
 def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
@@ -46,8 +59,11 @@ def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
     obs = with_polling_lag(world.observation, cfg.detection.poll_hours)
     feed = FeedIndex.build(obs)  # the polled feed per order, shared by detection and the team
     alerts = detect(obs, cfg.detection, world.calendar, feed)
-    desk = WorldDesk(world, cfg.recovery, streams)
+    desk = WorldDesk(world, cfg.recovery, streams, cfg.outcomes.goods_cost_share)
     team = cfg.recovery.team
+    warmup_days = float(getattr(cfg, "warmup_days", 0.0))
+    # every KPI is measured over the same window: after the warm-up, up to the order horizon
+    kpi_window = (warmup_days * HOURS_PER_DAY, world.observation.horizon)
 
     z = streams.generator("team.handling").standard_normal(len(obs.orders))  # row = order
     handling_hours = team.handling_median_hours * np.exp(team.handling_sigma * z)
@@ -62,12 +78,11 @@ def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
         alerts, obs.orders, lambda o, t: bool(feed.delivered_seen[o] <= t), moved_since, cfg.recovery,
         desk,
         rota(team_shifts(team), team.operating_days, world.calendar), handling,
-        horizon=world.calendar.n_days * HOURS_PER_DAY, kpi_horizon=world.observation.horizon,
+        horizon=world.calendar.n_days * HOURS_PER_DAY, kpi_window=kpi_window,
     )
     actions = desk.table()
     scored = score(world, result.alerts, result.cases, actions, result.busy_hours,
-                   result.staffed_hours, cfg.outcomes, streams,
-                   warmup_days=float(getattr(cfg, "warmup_days", 0.0)))
+                   result.staffed_hours, cfg.outcomes, streams, kpi_window=kpi_window)
     return RunResult(world.seed, world.replication, scored.kpis, {
         "outcomes": scored.orders, "alerts": result.alerts, "cases": result.cases,
         "actions": actions, "rules": scored.rules,

@@ -3,7 +3,10 @@
 A customer knows the promise.  If the parcel has not arrived some patience after the
 promise, they ask "where is my order?" (WISMO).  Customers who watch tracking also ask when
 the tracking page shows no news for longer than their own patience.  Unresolved, they ask
-again every ``followup_hours``.  After delivery they report a mis-pick or damage with a
+again every ``followup_hours``.  If the parcel still has not come ``refund_patience`` after
+the promise, they demand their money back (a ``refund_request`` contact); what happens if
+the shop does not make good in time (a dispute) is scored in :mod:`sim.outcomes`, because
+it depends on the policy's actions.  After delivery they report a mis-pick or damage with a
 kind-dependent probability.  This is the status-quo world: no one acts proactively.
 """
 
@@ -16,7 +19,8 @@ import numpy as np
 from sim.config import MISPICK_KINDS, CustomerConfig
 from sim.rng import Streams
 
-CONTACT_REASONS = ("wismo", *MISPICK_KINDS, "damaged")
+CONTACT_REASONS = ("wismo", *MISPICK_KINDS, "damaged", "refund_request")
+ITEM_REASONS = (*MISPICK_KINDS, "damaged")  # reported after delivery
 REASON = {r: i for i, r in enumerate(CONTACT_REASONS)}
 
 
@@ -33,6 +37,7 @@ class CustomerDraws:
     stall_patience: np.ndarray  # inf for customers who do not watch tracking
     report_u: np.ndarray
     report_delay: np.ndarray
+    refund_patience: np.ndarray  # hours after the promise before demanding a refund
 
     @classmethod
     def draw(cls, cfg: CustomerConfig, n: int, streams: Streams) -> CustomerDraws:
@@ -46,6 +51,9 @@ class CustomerDraws:
             ),
             report_u=u[:, 1],
             report_delay=cfg.report_delay_median_hours * np.exp(cfg.report_delay_sigma * z[:, 2]),
+            # own stream: adding this draw left every earlier customer draw unchanged
+            refund_patience=cfg.refund_patience_median_hours * np.exp(
+                cfg.refund_patience_sigma * streams.generator("customer.refund").standard_normal(n)),
         )
 
 
@@ -94,12 +102,16 @@ def contacts(cfg: CustomerConfig, draws: CustomerDraws, promised_at: np.ndarray,
         times.append(t[m])
     wismo_o = np.concatenate(orders)
     wismo_t = np.concatenate(times)
-    report_p = np.array([cfg.report_prob[r] for r in CONTACT_REASONS[1:]])
+    by_refund = promised_at + draws.refund_patience
+    ref_o = np.flatnonzero(by_refund < arrived_at)  # still nothing: "refund me"
+    report_p = np.array([cfg.report_prob[r] for r in ITEM_REASONS])
     has_problem = (problem >= 0) & np.isfinite(arrived_at)
     reports = has_problem & (draws.report_u < report_p[np.maximum(problem, 1) - 1])
     rep_o = np.flatnonzero(reports)
-    order = np.concatenate([wismo_o, rep_o])
-    time = np.concatenate([wismo_t, arrived_at[rep_o] + draws.report_delay[rep_o]])
-    reason = np.concatenate([np.zeros(wismo_o.size, np.int8), problem[rep_o].astype(np.int8)])
+    order = np.concatenate([wismo_o, rep_o, ref_o])
+    time = np.concatenate([wismo_t, arrived_at[rep_o] + draws.report_delay[rep_o],
+                           by_refund[ref_o]])
+    reason = np.concatenate([np.zeros(wismo_o.size, np.int8), problem[rep_o].astype(np.int8),
+                             np.full(ref_o.size, REASON["refund_request"], np.int8)])
     idx = np.lexsort((time, order))
     return Contacts(order[idx], time[idx], reason[idx])

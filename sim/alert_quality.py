@@ -1,0 +1,132 @@
+"""How good the alerts are: precision, recall by exception kind and detection latency,
+graded against the exceptions a rule *could* see (scoring only; reads the truth).
+
+An alert is a true positive when its order has an exception of the family the alert
+speaks for:
+
+* **parcel-level** (what tracking shows, or a customer asking where the parcel is):
+  never received, lost, returned to sender, a failed delivery attempt, held by a weather
+  closure, or delivered later than ``late_grace_hours`` after the promise (or never);
+* **item-level** (seen only in a customer's report or a carrier damage scan): damaged
+  goods, a mis-pick the pack check missed.
+
+So a tracking rule gets no credit for a mis-pick it cannot see, and none for a parcel
+a few minutes late.  Latency is measured from the exception's start (the loss, the
+handover of a parcel never scanned, the first failed attempt, the first weather hold, the
+promise for a late one, the delivery for an item problem) and only for alerts after it;
+alerts before it (a stalled parcel flagged before the promise passed) are counted apart
+as ``early_alert_share``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+PARCEL_KINDS = ("never_received", "lost", "returned", "failed_delivery", "weather", "late")
+ITEM_KINDS = ("damaged", "mispick")
+ITEM_ALERT_KINDS = ("damaged", "mispick")  # observed alert kinds of the item family
+REACTIVE_RULE = "customer_contact"
+
+
+def visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataFrame:
+    """Per order: its parcel-level and item-level exception kinds ('' if none) and starts."""
+    lost_at = truth["lost_at"].to_numpy()
+    delivered = truth["delivered_at"].to_numpy()
+    late_hours = delivered - truth["promised_at"].to_numpy()
+    term = truth["terminal"].astype(str).to_numpy()
+    failed = (truth["attempts"].to_numpy() > 1) | truth["returned"].to_numpy()
+    weather = truth["weather_paused_hours"].to_numpy() > 0
+    late = np.isnan(delivered) | (late_hours > late_grace_hours)
+    conds = [term == "never_received", term == "lost", term == "returned", failed, weather, late]
+    parcel = np.select(conds, list(PARCEL_KINDS), "")
+    parcel_start = np.select(conds, [
+        truth["handoff_at"].to_numpy(), lost_at,
+        np.fmin(truth["first_ofd_at"].to_numpy(), truth["returned_at"].to_numpy()),
+        truth["first_ofd_at"].to_numpy(), truth["weather_first_at"].to_numpy(),
+        truth["promised_at"].to_numpy()], np.nan)  # fmt: skip
+    damaged = truth["damaged"].to_numpy()
+    mispick = (truth["mispick"].astype(str).to_numpy() != "none") & ~truth["mispick_caught"].to_numpy()
+    mispick &= ~np.isnan(delivered)  # a mis-pick in a parcel that never came is not seen
+    item = np.where(damaged, "damaged", np.where(mispick, "mispick", ""))
+    item_start = np.where(damaged, truth["exception_at"].to_numpy(),
+                          np.where(mispick, delivered, np.nan))
+    return pd.DataFrame({"parcel": parcel, "parcel_start": parcel_start, "item": item,
+                         "item_start": item_start})  # fmt: skip
+
+
+def grade_alerts(alerts: pd.DataFrame, vis: pd.DataFrame) -> pd.DataFrame:
+    """The alerts with ``true_positive`` and the ``exception_start`` they are measured from."""
+    o = alerts["order_id"].to_numpy()
+    item_alert = np.isin(alerts["kind"].astype(str).to_numpy(), ITEM_ALERT_KINDS)
+    tp = np.where(item_alert, vis["item"].to_numpy()[o] != "", vis["parcel"].to_numpy()[o] != "")
+    start = np.where(item_alert, vis["item_start"].to_numpy()[o], vis["parcel_start"].to_numpy()[o])
+    return alerts.assign(true_positive=tp, exception_start=np.where(tp, start, np.nan))
+
+
+def _quality(g: pd.DataFrame, vis: pd.DataFrame, keep: np.ndarray) -> dict[str, float]:
+    """Precision, recall and latency of a set of graded alerts (of kept orders)."""
+    n = len(vis)
+    per_order = g.groupby("order_id")["true_positive"].any()
+    tp = g[g["true_positive"]]
+    first = tp.sort_values("time", kind="stable").drop_duplicates("order_id")
+    caught = np.zeros(n, bool)
+    caught[first["order_id"].to_numpy()] = True
+    lat = (first["time"] - first["exception_start"]).to_numpy()
+    early = lat < 0
+    actionable = keep & ((vis["parcel"] != "") | (vis["item"] != "")).to_numpy()
+    lost = keep & np.isin(vis["parcel"].to_numpy(), ("lost", "never_received"))
+
+    def share(mask: np.ndarray) -> float:
+        return float(caught[mask].mean()) if mask.any() else np.nan
+
+    return {
+        "precision": float(g["true_positive"].mean()) if len(g) else np.nan,
+        "precision_per_order": float(per_order.mean()) if len(per_order) else np.nan,
+        "recall": share(actionable),
+        "recall_lost": share(lost),
+        "latency_hours": float(lat[~early].mean()) if (~early).any() else np.nan,
+        "early_alert_share": float(early.mean()) if lat.size else np.nan,
+    }
+
+
+def alert_kpis(alerts: pd.DataFrame, truth: pd.DataFrame, keep: np.ndarray,
+               late_grace_hours: float, measured_days: float) -> tuple[dict, pd.DataFrame]:
+    """KPIs over every alert, recall by exception kind, and the rule table (proactive
+    rules first, the customer-contact rule — the reactive status quo — apart at the end)."""
+    vis = visible_exceptions(truth, late_grace_hours)
+    kept_ids = np.flatnonzero(keep)
+    a = alerts[np.isin(alerts["order_id"].to_numpy(), kept_ids)]
+    g = grade_alerts(a, vis)
+    q = _quality(g, vis, keep)
+    caught_any = np.zeros(len(vis), bool)
+    caught_any[g.loc[g["true_positive"], "order_id"].to_numpy()] = True
+    k = {
+        "precision": q["precision"], "precision_per_order": q["precision_per_order"],
+        "recall": q["recall"], "detection_latency_hours": q["latency_hours"],
+        "early_alert_share": q["early_alert_share"],
+    }  # fmt: skip
+    for kind in PARCEL_KINDS:
+        m = keep & (vis["parcel"].to_numpy() == kind)
+        k[f"recall_{kind}"] = float(caught_any[m].mean()) if m.any() else np.nan
+    for kind in ITEM_KINDS:
+        m = keep & (vis["item"].to_numpy() == kind)
+        k[f"recall_{kind}"] = float(caught_any[m].mean()) if m.any() else np.nan
+    proactive = g[g["rule"].astype(str) != REACTIVE_RULE]
+    pq = _quality(proactive, vis, keep)
+    k["precision_proactive"] = pq["precision"]
+    rows = []
+    for rule, gr in g.groupby("rule", observed=True):
+        rq = _quality(gr, vis, keep)
+        rows.append({
+            "rule": str(rule), "reactive": str(rule) == REACTIVE_RULE, "alerts": len(gr),
+            "alerts_per_day": len(gr) / measured_days, "orders_alerted": gr["order_id"].nunique(),
+            "precision": rq["precision"], "precision_per_order": rq["precision_per_order"],
+            "recall": rq["recall"], "recall_lost": rq["recall_lost"],
+            "latency_hours": rq["latency_hours"], "early_alert_share": rq["early_alert_share"],
+        })  # fmt: skip
+    rules = pd.DataFrame(rows, columns=[
+        "rule", "reactive", "alerts", "alerts_per_day", "orders_alerted", "precision",
+        "precision_per_order", "recall", "recall_lost", "latency_hours", "early_alert_share"])
+    rules = rules.sort_values(["reactive", "rule"], kind="stable").reset_index(drop=True)
+    return k, rules
