@@ -138,7 +138,7 @@ def test_cli_runs_on_the_export(roundtrip, tmp_path, capsys):
     _, _, _, (orders_csv, tracking_csv) = roundtrip
     code = main([str(orders_csv), "--preset", "exsim", "--name", "cli", "--tracking",
                  str(tracking_csv), "--config-dir", str(tmp_path), "--out", str(tmp_path / "r"),
-                 "--no-plots", "bootstrap=20"])
+                 "--no-plots", "bootstrap=20", "sim_orders=1000"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Validation 1 — random split" in out and (tmp_path / "calibrated_cli.yaml").exists()

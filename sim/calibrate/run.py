@@ -44,9 +44,6 @@ LABELS = {
     "scan_gap": "gap between consecutive carrier scans (descriptive: a mix of legs, not written to the scenario)",
 }
 SIM_DAYS = 30.0  # validation worlds: sim_orders spread over this many days
-# promise-day penalty of padded per-order promises (Olist classified reviews, DESIGN §7),
-# written when no reviews are given: calibrated scenarios have padded promises
-PROMISE_DAY_PENALTY = 0.70
 
 
 @dataclass
@@ -235,7 +232,11 @@ def calibrate(orders_path: str | Path, settings: CalibrationSettings, *,
     path = write_scenario(model.overrides, scen_dir, header)
 
     reviews = None
-    outcomes = {"promise_day_penalty": PROMISE_DAY_PENALTY}
+    from sim.outcomes import PADDED_PROMISE_DAY_PENALTY
+
+    # no reviews: the promise-day penalty of padded per-order promises (Olist), written
+    # explicitly -- a calibrated scenario's promises are padded estimates
+    outcomes = {"promise_day_penalty": PADDED_PROMISE_DAY_PENALTY}
     if reviews_path is not None:
         from sim.calibrate.reviews import calibrate_reviews, load_reviews
 
