@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"exsim-calibrate: error: {err}", file=sys.stderr)
         return 2
     h = res.history
-    print(f"{h.n_rows} rows: {int(h.orders['complete'].sum())} complete, "
-          f"{h.issues.total()} skipped or partial "
+    n_cens = res.censored[0]
+    print(f"{h.n_rows} rows: {int(h.orders['complete'].sum())} complete"
+          + (f" ({n_cens} of them right-censored, left out of the fit)" if n_cens else "")
+          + f", {h.issues.total()} skipped or partial "
           f"({', '.join(f'{r}: {n} (first line {f})' for r, n, f in h.issues.table()) or 'none'})")
     for q, f in res.fits.items():
         b = f.best

@@ -74,7 +74,7 @@ def plot_holdout(validations, path: Path) -> None:
         for ax, (title, pick) in zip(row, kinds, strict=True):
             rs = [r for r in v.rows if pick(r.figure)]
             for dx, key, color, label in ((-0.22, "obs", "C0", "observed, check part"),
-                                          (0.0, "ref", "0.6", "observed, fit period"),
+                                          (0.0, "ref", "0.6", "observed, fit part"),
                                           (0.22, "sim", "C3", "simulated")):  # fmt: skip
                 for i, r in enumerate(rs):
                     if key == "ref" and r.reference is None:
