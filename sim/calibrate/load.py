@@ -137,8 +137,10 @@ def _check_columns(df: pd.DataFrame, mapping: dict[str, str | None], required: t
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"column {col!r} ({prefix}.{key}) is not in the file{hint}")
     if problems:
+        free = [c for c in df.columns if c not in mapped]
         raise DataError(f"{path}: " + "; ".join(problems)
-                        + f". The file's columns: {list(df.columns)}")
+                        + f". The file's columns: {list(df.columns)}"
+                        + (f"; not mapped to any field: {free}" if free else ""))
 
 
 def _dates(df: pd.DataFrame, col: str, settings: CalibrationSettings, key: str,

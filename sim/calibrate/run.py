@@ -154,7 +154,7 @@ def fit_model(orders: pd.DataFrame, events: TrackingEvents | None, s: Calibratio
                           if c.family == "lognormal").dist())
     lead, late = holdout.order_figures(complete, s.late_definition)
     observed = moment_vector(lead, late)
-    se = bootstrap_se(lead, late, 100, s.seed + 3)
+    se = bootstrap_se(lead, late, 200, s.seed + 3)
     hour = (complete["purchase"].dt.hour + complete["purchase"].dt.minute / 60).to_numpy(float)
     lateness = fit_lateness(other, linehaul.best.dist(), fits["promise_lead"].best.dist(),
                             observed, se, hour, s.late_definition, mode=mode or s.late_component,
