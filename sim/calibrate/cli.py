@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
           + (f" ({n_cens} of them right-censored, left out of the fit)" if n_cens else "")
           + f", {h.issues.total()} skipped or partial "
           f"({', '.join(f'{r}: {n} (first line {f})' for r, n, f in h.issues.table()) or 'none'})")
+    if settings.since or settings.until:
+        e = res.estimates
+        print(f"window since={settings.since} until={settings.until}: {res.n_window} orders "
+              f"placed {e.start:%Y-%m-%d} .. {e.end:%Y-%m-%d}, {e.n_complete} complete fit")
     for q, f in res.fits.items():
         b = f.best
         print(f"  {q:16s} {b.family:9s} median {b.median:8.2f} h  shape {b.shape:.3f}  "
