@@ -345,7 +345,7 @@ def _reviews_section(r: CalibrationResult, lv: str) -> list[str]:
     if s.reviews.on_time_stars is not None:
         md += ["", f"`reviews.on_time_stars = {s.reviews.on_time_stars}`: the on-time level is "
                "kept and only the penalties (differences) come from the reviews; the detractor "
-               "midpoint moves with the level."]
+               "curve is read at the kept level, so the sample's detractor rates move with it."]
     md += ["", "### Review hold-out", "",
            f"A random {s.reviews.holdout_share:.0%} of the reviews ({f.n_check}) are held out; "
            f"the curve fitted on the other {f.n_fit} predicts their mean stars and detractor "

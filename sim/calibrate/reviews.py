@@ -148,9 +148,10 @@ class ReviewFit:
             "stars_on_time": round(p["stars_on_time"] + shift, 4),
             **{k: round(p[k], 4) for k in PARAMS[1:]},
             "late_reference_penalty": round(self.late_reference_penalty, 4),
-            # fitted on the sample's scale: with an anchored on-time level the curve is
-            # read at the anchored stars (a complaint-rich sample's detractor levels fall)
-            "detractor_midpoint": round(self.detractor_midpoint + shift, 4),
+            # the curve maps expected stars to P(1-2 stars); with an anchored on-time level
+            # it is read at the anchored stars, so a complaint-rich sample's detractor
+            # rates fall to the level's (Olist: 24 % -> ~14 % on time, as in the full data)
+            "detractor_midpoint": round(self.detractor_midpoint, 4),
             "detractor_slope": round(self.detractor_slope, 4),
         }
 
@@ -214,7 +215,8 @@ def calibrate_reviews(rv: Reviews, settings: CalibrationSettings, bootstrap: int
     late = rv.days_late > 0
     ref = float(rv.stars[rv.days_late <= 0].mean() - rv.stars[late].mean()) if late.any() else 0
     b = bucket_of(rv.days_late)
-    table = pd.DataFrame({"bucket": b, "stars": rv.stars}).groupby("bucket", sort=False)["stars"] \
-        .agg(["mean", "count"])  # fmt: skip
+    order = [x[0] for x in BUCKETS] + [NEVER]
+    table = pd.DataFrame({"bucket": b, "stars": rv.stars}).groupby("bucket")["stars"] \
+        .agg(["mean", "count"]).reindex([x for x in order if x in set(b)])  # fmt: skip
     return ReviewFit(dict(zip(PARAMS, map(float, p), strict=True)), mid, slope, ref, n, rows,
                      int((~check).sum()), int(check.sum()), table)
