@@ -162,6 +162,14 @@ class CarrierConfig:
     # attempt anywhere in [start, end); > 0 = a round every so many hours within the
     # window, the attempt within the round's slot (door-to-door times from data).
     delivery_round_every_hours: float = _f(0.0, nonneg)
+    # --- calibration addition: a late-delivery component.  With probability
+    # late_delay_prob a parcel's line-haul takes an extra late_delay (an exception the
+    # promise does not foresee: a backlog at a hub, a misroute), drawn on its own stream
+    # (carrier.late_delay), so 0 (the default) draws exactly what it drew before.
+    # Reshipments do not take it.  Real histories need it to reproduce how late late
+    # orders are, not only how many (sim.calibrate.lateness).
+    late_delay_prob: float = _f(0.0, prob)
+    late_delay: DurationConfig = field(default_factory=lambda: DurationConfig("lognormal", 168.0, 0.5))
 
 
 @dataclass
