@@ -48,7 +48,17 @@ def _record_invalid(out: Path, overrides: list[str], err: ConfigError):
     return RunRecord(out, "failed", label, error=str(err).replace("\n", " "))
 
 
-def _run(dcfg: DictConfig) -> None:
+def objective_value(rec: RunRecord, cfg) -> float:
+    """The task's return value: the mean of ``decision.objective.kpi`` over the run's
+    replications (NaN for a failed run), so that a Hydra sweeper can optimise it
+    (``exsim -m hydra/sweeper=...``; set the sweeper's direction to the decision's)."""
+    kpi = cfg.decision.objective.kpi
+    if rec.status == "failed" or kpi not in rec.kpis.index:
+        return float("nan")
+    return float(rec.kpis.loc[kpi, "mean"])
+
+
+def _run(dcfg: DictConfig) -> float:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out = Path(hc.runtime.output_dir)
@@ -58,7 +68,7 @@ def _run(dcfg: DictConfig) -> None:
     except ConfigError as err:
         if multirun:  # one bad setting must not stop the sweep
             print(_record_invalid(out, overrides, err).line(), file=sys.stderr, flush=True)
-            return
+            return float("nan")
         print(f"exsim: {err}", file=sys.stderr)
         sys.exit(2)
     from sim.experiment.cache import cache_for
@@ -76,7 +86,7 @@ def _run(dcfg: DictConfig) -> None:
                       world_tables=not multirun)  # fmt: skip
     if multirun:
         print(rec.line(), file=sys.stderr, flush=True)
-        return
+        return objective_value(rec, cfg)
     if rec.status == "failed":
         print(f"exsim: the run failed: {rec.error}\n"
               f"  (traceback in {out / 'status.json'})", file=sys.stderr)  # fmt: skip
@@ -84,7 +94,7 @@ def _run(dcfg: DictConfig) -> None:
     if rec.status == "skipped":
         print(f"exsim: already finished in {out} (resume=true); KPIs:")
         print(format_kpis(rec.kpis, cfg.experiment.confidence))
-        return
+        return objective_value(rec, cfg)
     reps = rec.replications
     if reps is not None and reps.world0 is not None:
         print(format_summary(world_summary(reps.world0)))
@@ -94,6 +104,7 @@ def _run(dcfg: DictConfig) -> None:
     print(describe_team(cfg.recovery.team))
     print(format_kpis(rec.kpis, cfg.experiment.confidence))
     print(f"results in {out}")
+    return objective_value(rec, cfg)
 
 
 def sweep_size(task_overrides: list[str]) -> int | None:
@@ -161,8 +172,8 @@ class SweepFolder(Callback):
 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
-def _app(dcfg: DictConfig) -> None:
-    _run(dcfg)
+def _app(dcfg: DictConfig) -> float:
+    return _run(dcfg)
 
 
 HELP = """{app} is powered by Hydra.

@@ -36,6 +36,7 @@ from sim.configbase import (  # noqa: F401  (re-exported for the policies' confi
     shift_problems,
     weights,
 )
+from sim.decide.config import DecisionConfig, decision_problems
 from sim.limits import run_limits, scenario_limits
 
 SERVICE_LEVELS = ("ground", "two_day", "next_day")
@@ -311,6 +312,7 @@ class ExsimConfig:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     outcomes: OutcomeConfig = field(default_factory=OutcomeConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)  # exsim-optimize, sweepers
 
 
 # --------------------------------------------------------------------------- validation
@@ -355,6 +357,7 @@ def validate(cfg: ExsimConfig | ScenarioConfig) -> None:
         problems.extend(_experiment_checks(cfg))
         problems.extend(check_policy(cfg.detection, cfg.recovery))
         problems.extend(run_limits(cfg))
+        problems.extend(decision_problems(cfg.decision))
     else:
         problems.extend(scenario_limits(cfg))
     if problems:
