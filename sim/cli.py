@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -25,6 +26,9 @@ from omegaconf import DictConfig
 
 from sim.api import CONF_DIR, to_config
 from sim.config import ConfigError, register_configs
+
+if TYPE_CHECKING:
+    from sim.experiment.runs import RunRecord
 
 # The experiment layer, the world and scipy load only once a run starts, so that --help
 # and a refused config answer at once (bench/startup.py measures it).
