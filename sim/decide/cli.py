@@ -35,7 +35,11 @@ def _app(dcfg: DictConfig) -> float:
     from sim.decide.choose import optimize
     from sim.decide.report import headline
 
-    rec = optimize(overrides, out, progress=None if cfg.progress else False)
+    try:
+        rec = optimize(overrides, out, progress=None if cfg.progress else False)
+    except ConfigError as err:  # e.g. a status quo that changes the scenario
+        print(f"exsim-optimize: {err}", file=sys.stderr)
+        sys.exit(2)
     if "policy" not in rec:  # decision.stage=search: a worker's share of the study
         print(f"exsim-optimize: the study holds {rec['trials']} completed trials ({out})")
         return float("nan")
