@@ -29,8 +29,26 @@ ITEM_ALERT_KINDS = ("damaged", "mispick")  # observed alert kinds of the item fa
 REACTIVE_RULE = "customer_contact"
 
 
+_VISIBLE: dict[tuple[int, float], tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
 def visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataFrame:
-    """Per order: its parcel-level and item-level exception kinds ('' if none) and starts."""
+    """Per order: its parcel-level and item-level exception kinds ('' if none) and starts.
+
+    A property of the world alone: computed once per (world, grace) in a process and
+    shared by every policy scored on it (a sweep scores many).  Do not mutate the result."""
+    key = (id(truth), float(late_grace_hours))
+    hit = _VISIBLE.get(key)
+    if hit is not None and hit[0] is truth:
+        return hit[1]
+    vis = _visible_exceptions(truth, late_grace_hours)
+    if len(_VISIBLE) >= 4:  # a sweep works one world at a time
+        _VISIBLE.pop(next(iter(_VISIBLE)))
+    _VISIBLE[key] = (truth, vis)
+    return vis
+
+
+def _visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataFrame:
     lost_at = truth["lost_at"].to_numpy()
     delivered = truth["delivered_at"].to_numpy()
     late_hours = delivered - truth["promised_at"].to_numpy()
@@ -95,8 +113,7 @@ def alert_kpis(alerts: pd.DataFrame, truth: pd.DataFrame, keep: np.ndarray,
     """KPIs over every alert, recall by exception kind, and the rule table (proactive
     rules first, the customer-contact rule — the reactive status quo — apart at the end)."""
     vis = visible_exceptions(truth, late_grace_hours)
-    kept_ids = np.flatnonzero(keep)
-    a = alerts[np.isin(alerts["order_id"].to_numpy(), kept_ids)]
+    a = alerts[keep[alerts["order_id"].to_numpy().astype(np.int64)]]
     g = grade_alerts(a, vis)
     q = _quality(g, vis, keep)
     caught_any = np.zeros(len(vis), bool)

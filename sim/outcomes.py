@@ -191,10 +191,12 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     days_late = np.where(np.isfinite(resolved), _day(resolved) - _day(promised), np.nan)
     late_pen = lateness_penalty(days_late, c, padded)
     late_pen = np.where(np.isfinite(arrival) | np.isfinite(refund_at), late_pen, c.never_penalty)
+    mispick = tr["mispick"]  # categorical: decode the categories once, not every row
     item_kind = np.where(damaged & np.isfinite(orig), "damaged",
-                         tr["mispick"].astype(str).to_numpy())
+                         np.asarray(mispick.cat.categories.astype(str), dtype=object)[
+                             mispick.cat.codes.to_numpy()])
     item_kind = np.where(tr["mispick_caught"].to_numpy() & (item_kind != "damaged"), "none", item_kind)
-    weights = np.array([c.kind_weights.get(k, 0.0) for k in item_kind])
+    weights = pd.Series(item_kind).map(c.kind_weights).fillna(0.0).to_numpy(dtype=float)
     item_pen = np.where(np.isfinite(orig), weights * c.late_reference_penalty, 0.0)
     penalty = np.maximum(late_pen, item_pen)
     acted = np.isfinite(first_facing) | (n_item > 0)
@@ -211,7 +213,7 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     repurchase = np.where(disputed, 0.0, repurchase)
 
     goods = c.goods_cost_share * value
-    lost = np.isin(tr["terminal"].astype(str).to_numpy(), LOST_TERMINALS)
+    lost = tr["terminal"].isin(LOST_TERMINALS).to_numpy()
     lost_goods = goods * (lost | damaged)  # the goods of a lost or damaged parcel, any policy
     # the team is paid for its shifts over the measured window; that cost is allocated to
     # the measured orders by handling time (warm-up orders carry none)
