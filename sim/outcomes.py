@@ -191,12 +191,14 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     days_late = np.where(np.isfinite(resolved), _day(resolved) - _day(promised), np.nan)
     late_pen = lateness_penalty(days_late, c, padded)
     late_pen = np.where(np.isfinite(arrival) | np.isfinite(refund_at), late_pen, c.never_penalty)
-    mispick = tr["mispick"]  # categorical: decode the categories once, not every row
-    item_kind = np.where(damaged & np.isfinite(orig), "damaged",
-                         np.asarray(mispick.cat.categories.astype(str), dtype=object)[
-                             mispick.cat.codes.to_numpy()])
-    item_kind = np.where(tr["mispick_caught"].to_numpy() & (item_kind != "damaged"), "none", item_kind)
-    weights = pd.Series(item_kind).map(c.kind_weights).fillna(0.0).to_numpy(dtype=float)
+    # the item problem's weight: damaged (if it arrived), else the mis-pick kind unless the
+    # pack check caught it; read per category of the categorical, not per order
+    mispick = tr["mispick"]
+    kind_w = np.array([c.kind_weights.get(str(k), 0.0) for k in mispick.cat.categories])
+    is_damaged = damaged & np.isfinite(orig)
+    weights = np.where(is_damaged, c.kind_weights.get("damaged", 0.0),
+                       np.where(tr["mispick_caught"].to_numpy(), c.kind_weights.get("none", 0.0),
+                                kind_w[mispick.cat.codes.to_numpy()]))
     item_pen = np.where(np.isfinite(orig), weights * c.late_reference_penalty, 0.0)
     penalty = np.maximum(late_pen, item_pen)
     acted = np.isfinite(first_facing) | (n_item > 0)
@@ -263,8 +265,7 @@ def _kpis(world: World, out: pd.DataFrame, keep: np.ndarray, window: tuple[float
     days = (window[1] - window[0]) / 24.0
     exc = (tr["exception"] != "none").to_numpy()
     lost = tr["terminal"].isin(list(LOST_TERMINALS)).to_numpy()
-    kept_ids = np.flatnonzero(keep)
-    a = alerts[np.isin(alerts["order_id"].to_numpy(), kept_ids)]
+    a = alerts[keep[alerts["order_id"].to_numpy().astype(np.int64)]]
     noticed = out["noticed_at"].to_numpy()
     proactive_alert = a[a["rule"] != "customer_contact"].groupby("order_id")["time"].min()
     caught_early = np.zeros(len(tr), bool)
@@ -291,7 +292,7 @@ def _kpis(world: World, out: pd.DataFrame, keep: np.ndarray, window: tuple[float
         "lost_made_good_share": float(made_good_lost.sum() / lost_kept.sum())
         if lost_kept.any() else 0.0,
         "alerts_per_day": len(a) / days,
-        "cases_per_day": float(np.isin(case_orders, kept_ids).sum() / days),
+        "cases_per_day": float(keep[case_orders.astype(np.int64)].sum() / days),
         "case_wait_hours": float((cw["first_handled_at"] - cw["opened_at"]).mean()) if len(cw) else 0.0,
         "cases_backlogged_share": float((cw["close_reason"] == "backlog_at_end").mean()) if len(cw) else 0.0,
         "team_utilisation": busy / staffed if staffed > 0 else 0.0,
