@@ -238,9 +238,10 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
         "claims": -np.minimum(claims, lost_goods),
         "lost_revenue": c.customer_lifetime_value * (c.repurchase_base - repurchase),
     }
-    out = pd.DataFrame({"order_id": tr["order_id"].to_numpy(), **{f"cost_{k}": v for k, v in ledger.items()}})
-    out["cost_total"] = out[[f"cost_{k}" for k in COST_COMPONENTS]].sum(axis=1)
-    out = out.assign(
+    costs = {f"cost_{k}": v for k, v in ledger.items()}
+    total = pd.DataFrame(costs)[[f"cost_{k}" for k in COST_COMPONENTS]].sum(axis=1).to_numpy()
+    out = pd.DataFrame(dict(  # one frame at once: adding columns one by one copies it
+        order_id=tr["order_id"].to_numpy(), **costs, cost_total=total,
         exception=tr["exception"].to_numpy(), arrival_at=arrival, refund_at=refund_at,
         made_good_at=made_good, resolved_at=resolved, days_late=days_late,
         noticed_at=noticed, first_action_at=first_facing, proactive=proactive,
@@ -248,10 +249,24 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
         disputed=disputed, dispute_at=dispute_at, penalty=penalty,
         penalty_after=penalty_after, stars=stars, detractor=detractor, repurchase=repurchase,
         reships=n_reship, duplicates=n_dup,
-    )  # fmt: skip
+    ))  # fmt: skip
 
     kpis, rules = _kpis(world, out, keep, (w0, w1), alerts, cases, busy_hours, staffed_hours, c)
     return Scored(out, kpis, rules)
+
+
+class _Kept:
+    """The kept rows of ``out``, one column at a time: ``o[col]`` is ``out[keep][col]``
+    without filtering (copying) every column of the frame first."""
+
+    def __init__(self, out: pd.DataFrame, keep: np.ndarray):
+        self.out, self.keep, self.n = out, keep, int(keep.sum())
+
+    def __getitem__(self, col: str) -> pd.Series:
+        return self.out[col][self.keep]
+
+    def __len__(self) -> int:
+        return self.n
 
 
 def _kpis(world: World, out: pd.DataFrame, keep: np.ndarray, window: tuple[float, float],
@@ -260,7 +275,7 @@ def _kpis(world: World, out: pd.DataFrame, keep: np.ndarray, window: tuple[float
     """KPIs over the measured window: orders placed in it, rates per measured day, the
     team over the same hours (cases opened in it)."""
     tr = world.truth.orders
-    o = out[keep]
+    o = _Kept(out, keep)
     n = max(len(o), 1)
     days = (window[1] - window[0]) / 24.0
     exc = (tr["exception"] != "none").to_numpy()
