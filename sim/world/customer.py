@@ -98,9 +98,12 @@ def first_stall(order: np.ndarray, time: np.ndarray, since: np.ndarray, until: n
     last = np.ones(o.size, bool)
     last[:-1] = o[1:] != o[:-1]
     nxt[last] = until[o[last]]
-    stalled = (nxt - t) > patience[o]
+    stalled = np.flatnonzero((nxt - t) > patience[o])
+    # events are sorted by (order, time): an order's first stall is its earliest
+    so = o[stalled]
+    first = stalled[np.r_[True, so[1:] != so[:-1]]] if stalled.size else stalled
     out = np.full(n, np.inf)
-    np.minimum.at(out, o[stalled], t[stalled] + patience[o[stalled]])
+    out[o[first]] = t[first] + patience[o[first]]
     return out
 
 
