@@ -218,7 +218,7 @@ def work_cases_fast(alerts: pd.DataFrame, orders: pd.DataFrame, delivered_seen: 
             "kind": np.asarray(OBSERVED_KINDS, dtype=object)[kind_idx], "opened_at": opened_at, "first_handled_at": first,
             "closed_at": closed, "handling_hours": handling,
             "close_reason": np.asarray(CLOSE_REASONS, dtype=object)[reason], "steps": steps,
-        })  # fmt: skip
+        }, copy=False)  # fmt: skip (fresh arrays: no need to copy them into blocks)
     else:  # the reference's frame of empty lists
         case_df = pd.DataFrame({c: [] for c in ("case_id", "order_id", "kind", "opened_at",
                                                 "first_handled_at", "closed_at",

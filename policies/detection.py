@@ -318,4 +318,4 @@ def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
         "order_id": oid[keep], "time": time[keep],
         "rule": pd.Categorical.from_codes(rule[keep], categories=list(RULES)),
         "kind": kind[keep].astype(str).astype(object),
-    })  # fmt: skip
+    }, copy=False)  # fmt: skip (fresh arrays)
