@@ -272,13 +272,13 @@ def analyse(c: Collected, baseline: str | None = None, confidence: float = 0.95,
             if (run["run"], k) in bt.index:
                 t = bt.loc[(run["run"], k)]
                 row.update({col: t[col] for col in ("diff", "diff_sd", "diff_low", "diff_high",
-                                                    "diff_n", "p_value", "p_holm", "sim_low",
-                                                    "sim_high", "significant")})  # fmt: skip
+                                                    "diff_n", "p_value", "p_holm", "adj_low",
+                                                    "adj_high", "significant")})  # fmt: skip
                 row["diff_half_width"] = (t["diff_high"] - t["diff_low"]) / 2
                 row["same_worlds"] = same
             rows.append(row)
     cols = ["run", "setting", *c.params, "kpi", "mean", "sd", "ci_low", "ci_high", "half_width",
-            "n", "baseline", *DIFF_COLUMNS, "p_holm", "sim_low", "sim_high",
+            "n", "baseline", *DIFF_COLUMNS, "p_holm", "adj_low", "adj_high",
             "same_worlds"]  # fmt: skip
     out = pd.DataFrame(rows)
     for col in cols:
