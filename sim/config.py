@@ -36,6 +36,8 @@ from sim.configbase import (  # noqa: F401  (re-exported for the policies' confi
     shift_problems,
     weights,
 )
+from sim.decide.config import DecisionConfig, decision_problems
+from sim.limits import run_limits, scenario_limits
 
 SERVICE_LEVELS = ("ground", "two_day", "next_day")
 MISPICK_KINDS = ("missing_item", "wrong_item", "wrong_variant", "wrong_quantity")
@@ -132,7 +134,7 @@ class CarrierConfig:
     pickup_hours: list[float] = _f([18.0], hours_list)
     pickup_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
     cutoff_minutes: float = _f(60.0, nonneg)
-    left_behind_prob: float = _f(0.002, prob)  # never received: no scan ever
+    left_behind_prob: float = _f(0.001, prob)  # never received: no scan ever
     missed_acceptance_scan_prob: float = _f(0.01, prob)  # 0.5-2 %, no public figure: sweep
     scan_miss_prob: float = _f(0.02, prob)  # each later scan (hub, out for delivery)
     acceptance_lag_median_hours: float = _f(2.0, positive)
@@ -150,7 +152,9 @@ class CarrierConfig:
     delivery_days: list[int] = _f([0, 1, 2, 3, 4, 5], days_of_week)
     delivery_start_hour: float = _f(8.0, hour_of_day)
     delivery_end_hour: float = _f(20.0, hour_of_day)
-    loss_prob_per_leg: float = _f(0.002, prob)  # 3 legs: ~0.6 % lost (0.5-1 %)
+    # lost + never received + damaged ~0.9 % of orders: inside the public 0.5-1 % "lost
+    # or damaged" (transportationinsight.com); damage ~0.5 % (StellaService 2013)
+    loss_prob_per_leg: float = _f(0.001, prob)  # 3 legs: ~0.3 % lost
     damage_prob: float = _f(0.005, prob)  # ~0.5 % of orders (StellaService 2013)
     damage_return_share: float = _f(0.2, prob)  # damaged parcels returned, not delivered
     failed_attempt_prob: float = _f(0.02, prob)
@@ -159,6 +163,14 @@ class CarrierConfig:
     # attempt anywhere in [start, end); > 0 = a round every so many hours within the
     # window, the attempt within the round's slot (door-to-door times from data).
     delivery_round_every_hours: float = _f(0.0, nonneg)
+    # --- calibration addition: a late-delivery component.  With probability
+    # late_delay_prob a parcel's line-haul takes an extra late_delay (an exception the
+    # promise does not foresee: a backlog at a hub, a misroute), drawn on its own stream
+    # (carrier.late_delay), so 0 (the default) draws exactly what it drew before.
+    # Reshipments do not take it.  Real histories need it to reproduce how late late
+    # orders are, not only how many (sim.calibrate.lateness).
+    late_delay_prob: float = _f(0.0, prob)
+    late_delay: DurationConfig = field(default_factory=lambda: DurationConfig("lognormal", 168.0, 0.5))
 
 
 @dataclass
@@ -280,6 +292,8 @@ class ExperimentConfig:
     confidence: float = _f(0.95, _confidence)
     world_cache: bool = True  # multirun: reuse worlds across settings (cache in the sweep dir)
     world_cache_dir: str = ""  # single run / API: cache worlds here too (empty: no disk cache)
+    world_cache_max_gb: float = _f(10.0, positive)  # size cap: least recently used out first
+    max_memory_gb: float = _f(16.0, nonneg)  # refuse worlds expected to need more (0: no cap)
 
 
 @dataclass
@@ -292,11 +306,13 @@ class ExsimConfig:
     replications: int = _f(1, int_at_least(1))  # independent worlds 0..N-1 under ``seed``
     warmup_days: float = _f(0.0, nonneg)  # orders placed in the first W days leave the KPIs
     resume: bool = False  # multirun: skip runs whose folder already holds a finished result
+    overwrite: bool = False  # multirun: replace another sweep's runs in hydra.sweep.dir
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     outcomes: OutcomeConfig = field(default_factory=OutcomeConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)  # exsim-optimize, sweepers
 
 
 # --------------------------------------------------------------------------- validation
@@ -340,6 +356,10 @@ def validate(cfg: ExsimConfig | ScenarioConfig) -> None:
     if isinstance(cfg, ExsimConfig):
         problems.extend(_experiment_checks(cfg))
         problems.extend(check_policy(cfg.detection, cfg.recovery))
+        problems.extend(run_limits(cfg))
+        problems.extend(decision_problems(cfg.decision))
+    else:
+        problems.extend(scenario_limits(cfg))
     if problems:
         raise ConfigError(problems)
 

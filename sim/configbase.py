@@ -225,3 +225,61 @@ def field_problems(cfg: Any, root: str = "") -> list[str]:
         if msg:
             problems.append(f"{path} = {value!r}: must be {msg}")
     return problems
+
+
+# --------------------------------------------------------------------------- unknown keys
+def _dataclass_in(tp: Any) -> type | None:
+    """The dataclass a field type holds directly or as ``X | None``."""
+    import types
+    import typing
+
+    if is_dataclass(tp):
+        return tp
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    for arg in typing.get_args(tp):
+        if is_dataclass(arg):
+            return arg
+    return None
+
+
+def unknown_keys(node: Any, schema: type, path: str = "") -> list[str]:
+    """Keys of a composed config (an OmegaConf DictConfig) that ``schema`` does not have.
+
+    Why: Hydra refuses ``scenario.dayz=3`` but accepts ``+scenario.dayz=3`` (the form its
+    own hint suggests) and the dataclass conversion then drops the key: a typo that would
+    silently run the default.  Free-keyed dicts (regions, service mixes) are checked by
+    their fields' own checks, not here."""
+    import difflib
+    import typing
+
+    from omegaconf import DictConfig, ListConfig
+
+    hints = typing.get_type_hints(schema)
+    names = [f.name for f in fields(schema)]
+    problems = []
+    for key in node.keys() if isinstance(node, DictConfig) else []:
+        p = f"{path}.{key}" if path else str(key)
+        if key not in hints:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            value = node._get_node(key)._value() if hasattr(node, "_get_node") else "?"
+            problems.append(f"{p} = {value!r}: not a field of {path or 'the config'}{hint}; "
+                            f"allowed: {names}")  # fmt: skip
+            continue
+        tp, child = hints[key], node.get(key)
+        sub = _dataclass_in(tp)
+        if sub is not None and isinstance(child, DictConfig):
+            problems.extend(unknown_keys(child, sub, p))
+            continue
+        args = typing.get_args(tp)
+        inner = _dataclass_in(args[-1]) if args else None
+        if inner is None:
+            continue
+        if isinstance(child, ListConfig):
+            for i, item in enumerate(child):
+                problems.extend(unknown_keys(item, inner, f"{p}[{i}]"))
+        elif isinstance(child, DictConfig):
+            for k in child:
+                problems.extend(unknown_keys(child.get(k), inner, f"{p}.{k}"))
+    return problems

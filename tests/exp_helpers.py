@@ -12,7 +12,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = ["scenario.days=2", "scenario.orders.per_day=300", "progress=false"]
-HAS_POLICIES = (ROOT / "conf" / "detection").is_dir() and (ROOT / "conf" / "recovery").is_dir()
 
 
 def exsim(*args: str, cwd: Path, env: dict | None = None, timeout: int = 240):

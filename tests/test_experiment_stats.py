@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from exp_helpers import HAS_POLICIES, TINY
+from exp_helpers import TINY
 from scipy import stats
 
 import sim
@@ -165,7 +165,6 @@ def test_paired_ci_narrower_than_independent():
     assert paired.diff.loc[k, "significant"]
 
 
-@pytest.mark.skipif(not HAS_POLICIES, reason="policy stage (conf/detection, conf/recovery) not merged yet")
 def test_paired_ci_narrower_for_detection_windows():
     """The real question: 24 h vs 48 h no-movement rule on the same worlds."""
     a = sim.load_config(*TINY, "detection=no_movement_24h")

@@ -7,12 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from exp_helpers import HAS_POLICIES, TINY
+from exp_helpers import TINY
 
 from sim.report import main as report_main
 from sim.report import pareto_front
-
-pytestmark = pytest.mark.skipif(not HAS_POLICIES, reason="needs the policy stage")
 
 PLOTS = ["tradeoff_cost_per_order.png", "tradeoff_stars_mean.png",
          "tradeoff_detractor_share.png", "tradeoff_alerts_per_day.png",

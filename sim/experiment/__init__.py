@@ -12,6 +12,7 @@ common random numbers, sweeps with a shared world cache, and the tidy tables of 
 from sim.experiment.cache import WorldCache, world_key
 from sim.experiment.collect import Collected, collect, results_table
 from sim.experiment.core import Comparison, Replications, compare, replicate
+from sim.experiment.folder import SweepFolderError, run_state
 from sim.experiment.runs import RunRecord, run_setting, setting_of
 from sim.experiment.stats import (
     Family,
@@ -28,6 +29,6 @@ from sim.experiment.sweep import SweepResult, grid_overrides, sweep
 __all__ = [
     "Collected", "Comparison", "Family", "family_tests", "holm", "Replications", "RunRecord", "SweepResult", "WorldCache",
     "collect", "compare", "grid_overrides", "paired_diff", "paired_table", "replicate",
-    "results_table", "run_setting", "setting_of", "summarize", "sweep", "t_interval",
-    "welch_diff", "world_key",
+    "results_table", "run_setting", "run_state", "setting_of", "SweepFolderError",
+    "summarize", "sweep", "t_interval", "welch_diff", "world_key",
 ]

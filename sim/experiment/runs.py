@@ -2,9 +2,12 @@
 
 A run folder holds (every file written atomically: temporary file + ``os.replace``)::
 
-    status.json         status (running | ok | failed), setting, overrides, timings,
+    status.json         status (running | ok | failed), setting, params, overrides, seed,
+                        host, pid, started_at / finished_at, n, elapsed_s, kpis, world_cache
                         and for a failure the error and its traceback -- written first
                         as "running" and last as "ok": a run is finished iff it says ok
+    .run.lock           flock-ed by the writer while it runs: "running" with no lock
+                        held means crashed (``sim.experiment.folder.run_state``)
     replications.parquet one row per replication: replication, seed, world_key, KPIs
                         (what the collector pairs across runs: same world_key = same world)
     kpis.json           per KPI: mean, sd, ci_low, ci_high, half_width, n
@@ -22,6 +25,7 @@ import datetime as dt
 import json
 import os
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -34,10 +38,11 @@ import pandas as pd
 from sim.config import ExsimConfig
 from sim.experiment.cache import WorldCache
 from sim.experiment.core import Replications, replicate
+from sim.experiment.folder import run_lock
 from sim.summary import jsonable, world_summary
 
 # Overrides that change how a run is executed, not what is evaluated: not part of a setting.
-NON_SETTING = ("replications", "resume", "progress", "write_tables", "experiment.",
+NON_SETTING = ("replications", "resume", "progress", "overwrite", "write_tables", "experiment.",
                "hydra.", "hydra/")  # fmt: skip
 HEADLINE = ("cost_per_order", "stars_mean", "on_time_share", "orders")
 
@@ -104,7 +109,7 @@ class RunRecord:
 def _same_run(done: list[str] | None, now: list[str]) -> bool:
     """The finished run was launched with the same overrides (``resume``/``progress`` aside)."""
     def strip(os_: list[str]) -> list[str]:
-        return [o for o in os_ if _key(o) not in ("resume", "progress")]
+        return [o for o in os_ if _key(o) not in ("resume", "progress", "overwrite")]
 
     return done is not None and strip(done) == strip(now)
 
@@ -126,12 +131,23 @@ def run_setting(cfg: ExsimConfig, folder: str | os.PathLike, overrides: Iterable
     """Run ``cfg`` (N replications) into ``folder``; never raises for a failing run.
 
     ``world_tables``: also write replication 0's world tables (orders, tracking, contacts,
-    truth) -- a single run does, a sweep does not (its worlds are in the cache).
+    truth) -- a single run does, a sweep does not (its worlds are in the cache).  The folder
+    is locked while it is written (:func:`sim.experiment.folder.run_lock`): a second writer
+    waits, then sees the first one's result (and skips it with ``resume``).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    overrides = list(overrides)
+    with run_lock(folder, note=lambda m: print(m, file=sys.stderr, flush=True)):
+        return _run_locked(cfg, folder, list(overrides), cache, resume, progress, keep_world0,
+                           world_tables)  # fmt: skip
+
+
+def _run_locked(cfg: ExsimConfig, folder: Path, overrides: list[str], cache: WorldCache | None,
+                resume: bool, progress: bool | None, keep_world0: bool,
+                world_tables: bool) -> RunRecord:
     label, params = setting_of(overrides)
+    for tmp in folder.glob(".*.tmp*"):  # left by a killed writer (we hold the run's lock)
+        tmp.unlink(missing_ok=True)
     st = read_status(folder)
     if resume and st and st.get("status") == "ok" and _same_run(st.get("overrides"), overrides):
         return _load_finished(folder, st)
@@ -164,7 +180,8 @@ def run_setting(cfg: ExsimConfig, folder: str | os.PathLike, overrides: Iterable
         status.update(status="ok", n=reps.n, elapsed_s=elapsed, kpis=list(summary.index),
                       finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))  # fmt: skip
         if cache is not None:
-            status["world_cache"] = {"hits": cache.hits, "misses": cache.misses}
+            status["world_cache"] = {"hits": cache.hits, "misses": cache.misses,
+                                     "quarantined": getattr(cache, "quarantined", 0)}
         write_json(folder / "status.json", status)
         return RunRecord(folder, "ok", label, reps.n, elapsed, replications=reps, kpis=summary)
     except Exception as err:  # recorded, not raised: the sweep goes on

@@ -5,7 +5,11 @@
     >>> s.results()                      # one row per setting x KPI, with CIs
 
 Worlds are cached in ``<out_dir>/.worlds`` and shared by every setting with the same
-scenario and seed, as in a CLI sweep.
+scenario and seed, as in a CLI sweep.  ``out_dir`` belongs to this sweep (``sweep.json``
+records its grid and base overrides): another sweep into it is refused unless
+``overwrite=True``.  Without ``out_dir`` the sweep runs in a temporary folder that is
+removed when it returns (the results are read into memory first): pass ``out_dir`` to keep
+the run folders for ``exsim-report`` or a later ``resume``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tqdm import tqdm
 from sim.api import load_config
 from sim.experiment.cache import WorldCache
 from sim.experiment.collect import Collected, collect, results_table
+from sim.experiment.folder import claim
 from sim.experiment.runs import RunRecord, run_setting
 
 
@@ -35,10 +40,13 @@ def grid_overrides(grid: Mapping[str, Sequence]) -> list[list[str]]:
 
 @dataclass
 class SweepResult:
-    root: Path
+    root: Path | None  # None: the sweep ran in a temporary folder, already removed
     records: list[RunRecord]
+    _collected: Collected | None = None
 
     def collected(self) -> Collected:
+        if self._collected is not None:
+            return self._collected
         return collect(self.root)
 
     def results(self, baseline: str | None = None) -> pd.DataFrame:
@@ -58,21 +66,46 @@ class SweepResult:
 
 def sweep(base_overrides: Iterable[str] = (), grid: Mapping[str, Sequence] | None = None,
           n: int | None = None, out_dir: str | Path | None = None, *, resume: bool = False,
-          world_cache: bool = True, progress: bool | None = None,
+          overwrite: bool = False, world_cache: bool = True, progress: bool | None = None,
           verbose: bool = False) -> SweepResult:
     """Run every combination of ``grid`` (on top of ``base_overrides``) with ``n`` replications.
 
     Each setting goes to ``out_dir/<k>`` (k = 0, 1, ... in grid order, like Hydra's job
     numbers); a failing setting is recorded and the sweep goes on; ``resume=True`` skips
-    settings already finished in ``out_dir``.
+    settings already finished in ``out_dir``.  A folder that holds another sweep raises
+    :class:`~sim.experiment.folder.SweepFolderError` (``overwrite=True``: its runs are
+    deleted first).  Without ``out_dir``: a temporary folder, removed before returning
+    (``result.root`` is None; ``results()`` and ``reps`` still work).
     """
     base = list(base_overrides)
     if n is not None:
         base.append(f"replications={n}")
-    combos = grid_overrides(grid or {})
-    root = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="exsim-sweep-"))
-    root.mkdir(parents=True, exist_ok=True)
-    cache = WorldCache(root / ".worlds") if world_cache else None
+    grid = dict(grid or {})
+    combos = grid_overrides(grid)
+    if out_dir is None:
+        with tempfile.TemporaryDirectory(prefix="exsim-sweep-") as tmp:
+            res = _sweep(base, grid, combos, Path(tmp), resume, overwrite, world_cache,
+                         progress, verbose)  # fmt: skip
+            res._collected = collect(res.root)
+            res.root = None
+            return res
+    return _sweep(base, grid, combos, Path(out_dir), resume, overwrite, world_cache, progress,
+                  verbose)  # fmt: skip
+
+
+def _sweep(base: list[str], grid: dict, combos: list[list[str]], root: Path, resume: bool,
+           overwrite: bool, world_cache: bool, progress: bool | None,
+           verbose: bool) -> SweepResult:
+    from sim.experiment.cache import cache_for
+
+    as_overrides = base + [f"{k}={','.join(map(str, v))}" for k, v in grid.items()]
+    claim(root, as_overrides, overwrite=overwrite, tool="sim.experiment.sweep")
+    cache = None
+    if world_cache:
+        try:
+            cache = cache_for(root / ".worlds", load_config(*base))
+        except Exception:  # an invalid base config: every setting below records why
+            cache = WorldCache(root / ".worlds")
     records = []
     for k, combo in enumerate(tqdm(combos, desc="sweep", unit="run", file=sys.stderr,
                                    disable=progress is False)):  # fmt: skip

@@ -87,7 +87,9 @@ def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
     if scenario.orders.promise_lead is not None:
         orders.promised_at = promised_from_lead(scenario.orders, orders.placed_at,
                                                 carrier_u[:, LINEHAUL_COLUMN], streams)
-    ship, scans = carrier.ship(handoff, orders.service, orders.region, carrier_u)
+    late_u = (streams.uniforms("carrier.late_delay", n, 2)
+              if scenario.carrier.late_delay_prob > 0 else None)
+    ship, scans = carrier.ship(handoff, orders.service, orders.region, carrier_u, late_u)
 
     report(0.85, "customers")
     mispicked = (wh.mispick != NO_MISPICK) & ~wh.mispick_caught
