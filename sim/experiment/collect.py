@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.experiment.folder import RUN_LOCK, lock_held
 from sim.experiment.stats import DIFF_COLUMNS, Family, family_tests, kpi_columns, summarize
 
 SKIP_DIRS = {".worlds", ".submitit", ".hydra"}
@@ -96,29 +97,13 @@ def read_status_file(folder: Path) -> dict:
     return st
 
 
-RUN_LOCK = ".run.lock"  # flock-ed by the writer while a run is written (sim.experiment.runs)
-
-
-def _lock_held(lock: Path) -> bool:
-    """Another process holds an exclusive ``flock`` on ``lock`` (the run's writer)."""
-    import fcntl
-
-    fd = os.open(lock, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def liveness(st: dict, folder: Path | None = None) -> tuple[str, str]:
     """(status, note) of a run whose status.json says "running".
 
-    With a run lock in the folder (the writer holds an exclusive ``flock`` on
-    ``.run.lock`` while it runs), the lock decides: held = "running", free = "crashed"
-    (killed, out of memory, node lost) -- valid across hosts on a file system with locks.
+    With a run lock in the folder (its writer holds an exclusive ``flock`` on ``.run.lock``
+    while it runs, as :func:`sim.experiment.folder.run_state` reads it), the lock decides:
+    held = "running", free = "crashed" (killed, out of memory, node lost) -- valid across
+    hosts on a file system with locks.
     Without one (folders written before the lock existed), the host and pid recorded at the
     start: on this host a pid that no longer exists means "crashed", a live one "running"
     (a recycled pid would look alive: the rule errs towards running); on another host we
@@ -127,14 +112,10 @@ def liveness(st: dict, folder: Path | None = None) -> tuple[str, str]:
     host, pid = st.get("host"), st.get("pid")
     lock = folder / RUN_LOCK if folder is not None else None
     if lock is not None and lock.is_file() and not lock.is_symlink():
-        try:
-            held = _lock_held(lock)
-        except OSError:
-            held = None
-        if held is not None:
-            return (("running", f"its writer holds {lock.name} (pid {pid} on {host})") if held
-                    else ("crashed", f"says running but no process holds {lock.name} (pid "
-                                     f"{pid} on {host}): killed or crashed"))  # fmt: skip
+        if lock_held(folder):
+            return "running", f"its writer holds {lock.name} (pid {pid} on {host})"
+        return "crashed", (f"says running but no process holds {lock.name} (pid {pid} on "
+                           f"{host}): killed or crashed")  # fmt: skip
     if not host or not isinstance(pid, int):
         return "running", "no host/pid recorded: cannot tell running from crashed"
     if host != socket.gethostname():
