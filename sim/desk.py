@@ -120,6 +120,8 @@ class WorldDesk:
         """Every action taken, reshipments carried, sorted by time."""
         rows = self.actions + self._carry_reships()
         if not rows:
-            return pd.DataFrame({c: pd.Series(dtype=float) for c in ACTION_COLUMNS})
+            # no action at all (a quiet tiny world): order ids stay integers, they index arrays
+            return pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "order_id" else float)
+                                 for c in ACTION_COLUMNS})  # fmt: skip
         df = pd.DataFrame.from_records(rows, columns=list(ACTION_COLUMNS))
         return df.sort_values(["time", "order_id"], kind="stable").reset_index(drop=True)

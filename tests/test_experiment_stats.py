@@ -81,8 +81,8 @@ def test_auto_n_grows_until_precise():
                                        "experiment.rel_precision=1e-9",
                                        "experiment.max_replications=4"))
     assert capped.n == 4
-    with pytest.raises(KeyError, match="not a KPI"):
-        replicate(sim.load_config(*TINY, "replications=2", "experiment.target_kpi=nope"))
+    with pytest.raises(sim.ConfigError, match="must be a KPI name"):  # refused up front
+        sim.load_config(*TINY, "replications=2", "experiment.target_kpi=nope")
 
 
 def test_settings_sharing_a_world_simulate_it_once():
