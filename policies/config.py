@@ -138,6 +138,9 @@ class RecoveryConfig:
     claim_approval_prob: float = _f(0.7, prob)
     claim_delay_hours: float = _f(12 * 24.0, nonneg)  # 8-15 business days (UPS)
     carrier_liability: float = _f(100.0, nonneg)  # $100 default (UPS)
+    # the team's engine: "fast" (array steps + a compiled queue) or "simpy" (the reference
+    # model, one process per case); both give the same results (tests/test_case_engine.py)
+    engine: str = _f("fast", one_of("fast", "simpy"))
 
 
 def check_policy(detection: DetectionConfig, recovery: RecoveryConfig) -> list[str]:

@@ -10,7 +10,7 @@ real life.  Each rule is vectorised over all orders; rules are evaluated every
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -31,14 +31,17 @@ class BusinessClock(Protocol):
 
 @dataclass
 class FeedIndex:
-    """The polled feed arranged per order, built once and shared by all rules."""
+    """The polled feed arranged per order, built once and shared by all rules (and, per
+    world and poll interval, by every policy evaluated in a process: sim.pipeline)."""
 
     n: int
     order: np.ndarray  # order row of each event (events sorted by order, time)
     time: np.ndarray
     seen: np.ndarray
-    status: np.ndarray  # str categories as numpy object-free codes via pandas
-    sub: np.ndarray
+    status: np.ndarray  # int8 codes into status_names (integer compares, no object arrays)
+    sub: np.ndarray  # int8 codes into sub_names
+    status_names: tuple[str, ...]
+    sub_names: tuple[str, ...]
     first_seen: np.ndarray  # per order: seen time of the first event (inf if none)
     first_time: np.ndarray  # per order: event time of the first event
     delivered_seen: np.ndarray  # per order: seen time of Delivered (inf if none)
@@ -49,6 +52,35 @@ class FeedIndex:
     label_at: np.ndarray
     region: np.ndarray  # region code per order
     region_names: tuple[str, ...]
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def movement_anchors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Anchors of "no movement" (order, time, seen, next seen): the handover and every
+        non-terminal event.  Policy-independent, so computed once per feed."""
+        if "anchors" not in self._memo:
+            nxt = np.full(self.order.size, np.inf)
+            same = self.order[1:] == self.order[:-1]
+            nxt[:-1] = np.where(same, self.seen[1:], np.inf)
+            ev = ~(self.is_status("Delivered") | self.is_sub("returned_to_sender"))
+            self._memo["anchors"] = (
+                np.concatenate([np.arange(self.n), self.order[ev]]),
+                np.concatenate([self.handed_over_at, self.time[ev]]),
+                np.concatenate([self.handed_over_at, self.seen[ev]]),
+                np.concatenate([self.first_seen, nxt[ev]]))
+        return self._memo["anchors"]
+
+    def status_code(self, name: str) -> int:
+        """Code of a status in this feed (-2, matching nothing, if it never occurs)."""
+        return self.status_names.index(name) if name in self.status_names else -2
+
+    def sub_code(self, name: str) -> int:
+        return self.sub_names.index(name) if name in self.sub_names else -2
+
+    def is_status(self, name: str) -> np.ndarray:
+        return self.status == self.status_code(name)
+
+    def is_sub(self, *names: str) -> np.ndarray:
+        return np.isin(self.sub, [self.sub_code(x) for x in names])
 
     @classmethod
     def build(cls, obs: Observation) -> FeedIndex:
@@ -57,31 +89,35 @@ class FeedIndex:
         tr = obs.tracking
         if "seen_at" not in tr.columns:
             raise ValueError("detection needs the polled feed (observe.with_polling_lag)")
-        row = pd.Series(np.arange(n), index=orders["tracking_no"].to_numpy())
-        o = row.reindex(tr["tracking_no"].to_numpy()).to_numpy()
-        if np.isnan(o).any():
-            raise ValueError("tracking events for unknown tracking numbers")
-        o = o.astype(np.int64)
+        o = _order_rows(orders["tracking_no"].to_numpy(), tr["tracking_no"].to_numpy())
         t = tr["time"].to_numpy()
-        idx = np.lexsort((t, o))
-        o, t = o[idx], t[idx]
-        seen = tr["seen_at"].to_numpy()[idx]
-        # categories follow the shared vocabulary; decode the codes once, cheaply
-        status = np.asarray(tr["status"].cat.categories, dtype=object)[tr["status"].cat.codes.to_numpy()[idx]]
-        sub = np.asarray(tr["sub_status"].cat.categories, dtype=object)[tr["sub_status"].cat.codes.to_numpy()[idx]]
+        seen = tr["seen_at"].to_numpy()
+        status = tr["status"].cat.codes.to_numpy()
+        sub = tr["sub_status"].cat.codes.to_numpy()
+        # the world writes the feed sorted by (order, time): sort only if it is not
+        d_o, d_t = np.diff(o), np.diff(t)
+        if not ((d_o > 0) | ((d_o == 0) & (d_t >= 0))).all():
+            idx = np.lexsort((t, o))
+            o, t, seen, status, sub = o[idx], t[idx], seen[idx], status[idx], sub[idx]
+        first = np.ones(o.size, dtype=bool)
+        first[1:] = o[1:] != o[:-1]
         first_seen = np.full(n, np.inf)
         first_time = np.full(n, np.inf)
-        np.minimum.at(first_seen, o, seen)
-        np.minimum.at(first_time, o, t)
+        first_seen[o[first]] = seen[first]  # sorted by time and seen is monotone in time
+        first_time[o[first]] = t[first]
+        status_names = tuple(tr["status"].cat.categories)
+        sub_names = tuple(tr["sub_status"].cat.categories)
         delivered = np.full(n, np.inf)
-        m = status == "Delivered"
+        m = status == (status_names.index("Delivered") if "Delivered" in status_names else -2)
         np.minimum.at(delivered, o[m], seen[m])
         stopped = delivered.copy()
-        m = sub == "returned_to_sender"
+        m = sub == (sub_names.index("returned_to_sender") if "returned_to_sender" in sub_names
+                    else -2)
         np.minimum.at(stopped, o[m], seen[m])
         region = orders["region"]
         return cls(
-            n=n, order=o, time=t, seen=seen, status=status, sub=sub, first_seen=first_seen,
+            n=n, order=o, time=t, seen=seen, status=status, sub=sub,
+            status_names=status_names, sub_names=sub_names, first_seen=first_seen,
             first_time=first_time, delivered_seen=delivered, stopped_seen=stopped,
             handed_over_at=orders["handed_over_at"].to_numpy(),
             promised_at=orders["promised_at"].to_numpy(),
@@ -89,11 +125,38 @@ class FeedIndex:
             region=region.cat.codes.to_numpy(), region_names=tuple(region.cat.categories),
         )  # fmt: skip
 
+    def next_seen_after(self, order_rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Per query, the seen time of the order's first event seen after ``t`` (inf if
+        none): a case opened at ``t`` "moved again" at any time from then on."""
+        from policies._queue import next_seen
+
+        if "ptr" not in self._memo:  # order o's events: [ptr[o], ptr[o + 1])
+            self._memo["ptr"] = np.searchsorted(self.order, np.arange(self.n + 1))
+        return next_seen(self._memo["ptr"], self.seen, np.asarray(order_rows, dtype=np.int64),
+                         np.asarray(t, dtype=float))
+
     def events_seen_between(self, order_row: int, t0: float, t1: float) -> int:
         """How many of the order's events became known in ``(t0, t1]``."""
         lo, hi = np.searchsorted(self.order, [order_row, order_row + 1])
         seen = self.seen[lo:hi]  # sorted: events are in time order and polls keep that order
         return int(np.searchsorted(seen, t1, side="right") - np.searchsorted(seen, t0, side="right"))
+
+
+def _order_rows(order_tracking: np.ndarray, event_tracking: np.ndarray) -> np.ndarray:
+    """Order row of each event, by tracking number (a binary search when the order
+    system's numbers are sorted, as the world writes them; a hash lookup otherwise)."""
+    if order_tracking.size and (np.diff(order_tracking) > 0).all():
+        o = np.searchsorted(order_tracking, event_tracking)
+        ok = o < order_tracking.size
+        ok[ok] = order_tracking[o[ok]] == event_tracking[ok]
+        if not ok.all():
+            raise ValueError("tracking events for unknown tracking numbers")
+        return o.astype(np.int64)
+    row = pd.Series(np.arange(order_tracking.size), index=order_tracking)
+    o = row.reindex(event_tracking).to_numpy()
+    if np.isnan(o).any():
+        raise ValueError("tracking events for unknown tracking numbers")
+    return o.astype(np.int64)
 
 
 def _window_end(anchor: np.ndarray, rule: HoursRule, clock: BusinessClock) -> np.ndarray:
@@ -142,15 +205,7 @@ def _gap_rule(f: FeedIndex, anchor_order: np.ndarray, anchor_time: np.ndarray,
 
 def _no_movement(f: FeedIndex, rule: HoursRule, obs: Observation, clock: BusinessClock):
     """Anchors: the handover (no event yet) and every event; stop at delivery/return."""
-    nxt = np.full(f.order.size, np.inf)
-    same = f.order[1:] == f.order[:-1]
-    nxt[:-1] = np.where(same, f.seen[1:], np.inf)
-    terminal = (f.status == "Delivered") | (f.sub == "returned_to_sender")
-    ev = ~terminal
-    ao = np.concatenate([np.arange(f.n), f.order[ev]])
-    at = np.concatenate([f.handed_over_at, f.time[ev]])
-    aseen = np.concatenate([f.handed_over_at, f.seen[ev]])
-    anext = np.concatenate([f.first_seen, nxt[ev]])
+    ao, at, aseen, anext = f.movement_anchors()
     return _gap_rule(f, ao, at, aseen, anext, f.stopped_seen, rule, obs, clock)
 
 
@@ -195,7 +250,7 @@ def _classify(f: FeedIndex, orders: np.ndarray, times: np.ndarray, default: str,
     """Observed kind of a stall alert: 'weather' if the carrier reported weather for the
     parcel or its region at that time, else the rule's default kind."""
     kind = np.full(orders.size, default, dtype=object)
-    m = (f.sub == "weather")
+    m = f.is_sub("weather")
     wx_seen = np.full(f.n, np.inf)
     np.minimum.at(wx_seen, f.order[m], f.seen[m])
     kind[wx_seen[orders] <= times] = "weather"
@@ -226,17 +281,17 @@ def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
         o, t = _warehouse_delay(f, cfg.warehouse_delay, obs, clock)
         parts.append((o, t, "warehouse_delay", np.full(o.size, "missing_parcel", dtype=object)))
     if cfg.failed_attempts.enabled:
-        o, t = _nth_seen(f, f.status == "AttemptFail", cfg.failed_attempts.attempts)
+        o, t = _nth_seen(f, f.is_status("AttemptFail"), cfg.failed_attempts.attempts)
         parts.append((o, t, "failed_attempts", np.full(o.size, "failed_delivery", dtype=object)))
     if cfg.carrier_exception.enabled:
         subs = list(cfg.carrier_exception.sub_statuses)
-        o, t = _nth_seen(f, (f.status == "Exception") & np.isin(f.sub, subs), 1)
+        m = f.is_status("Exception") & f.is_sub(*subs)
+        o, t = _nth_seen(f, m, 1)
         # which sub-status was the first: recover it for the kind
-        m = (f.status == "Exception") & np.isin(f.sub, subs)
         first = np.searchsorted(f.order[m], o, side="left")
-        sub = f.sub[m][first] if o.size else np.empty(0, dtype=object)
-        kind = np.select([sub == "damaged", sub == "weather"], ["damaged", "weather"],
-                         "missing_parcel").astype(object)
+        sub = f.sub[m][first]
+        kind = np.select([sub == f.sub_code("damaged"), sub == f.sub_code("weather")],
+                         ["damaged", "weather"], "missing_parcel").astype(object)
         parts.append((o, t, "carrier_exception", kind))
     if cfg.customer_contact.enabled:
         c = obs.contacts
@@ -251,14 +306,16 @@ def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
     if not parts:
         return pd.DataFrame({c: [] for c in ALERT_COLUMNS})
     step = cfg.check_every_hours
-    df = pd.DataFrame({
-        "order_id": np.concatenate([order_id[p[0]] for p in parts]),
-        "time": np.concatenate([p[1] for p in parts]),
-        "rule": pd.Categorical(np.concatenate([np.full(p[0].size, p[2]) for p in parts]),
-                               categories=list(RULES)),
-        "kind": np.concatenate([p[3] for p in parts]).astype(str),
-    })  # fmt: skip
-    grid = df["rule"] != "customer_contact"  # contacts arrive when they arrive
-    df.loc[grid, "time"] = np.ceil(df.loc[grid, "time"] / step - 1e-9) * step
-    df = df[np.isfinite(df["time"])]
-    return df.sort_values(["time", "order_id", "rule"], kind="stable").reset_index(drop=True)
+    oid = np.concatenate([order_id[p[0]] for p in parts])
+    time = np.concatenate([p[1] for p in parts]).astype(float)
+    rule = np.concatenate([np.full(p[0].size, RULES.index(p[2]), dtype=np.int8) for p in parts])
+    kind = np.concatenate([p[3] for p in parts])
+    grid = rule != RULES.index("customer_contact")  # contacts arrive when they arrive
+    time[grid] = np.ceil(time[grid] / step - 1e-9) * step
+    keep = np.flatnonzero(np.isfinite(time))
+    keep = keep[np.lexsort((rule[keep], oid[keep], time[keep]))]  # stable, as sort_values
+    return pd.DataFrame({
+        "order_id": oid[keep], "time": time[keep],
+        "rule": pd.Categorical.from_codes(rule[keep], categories=list(RULES)),
+        "kind": kind[keep].astype(str).astype(object),
+    }, copy=False)  # fmt: skip (fresh arrays)

@@ -66,6 +66,13 @@ class RecoveryResult:
     staffed_hours: float
 
 
+def staffed_hours(rota: list[np.ndarray], kpi_window: tuple[float, float]) -> float:
+    """Analyst hours on duty inside the KPI window (both engines)."""
+    start, end = kpi_window
+    return float(sum(np.clip(np.minimum(w[:, 1], end) - np.maximum(w[:, 0], start), 0, None).sum()
+                     for w in rota))
+
+
 def _analyst(env: simpy.Environment, queue: simpy.Store, windows: np.ndarray, busy: list[float]):
     """One analyst: on duty in ``windows``, takes the oldest waiting task, works it.
 
@@ -208,9 +215,7 @@ def work_cases(alerts: pd.DataFrame, orders: pd.DataFrame,
     for c in cases:  # an overloaded team leaves a backlog: say so, do not crash a sweep
         if np.isnan(c.closed_at):
             c.close_reason = "backlog_at_end"
-    lo, hi = kpi_window
-    staffed = float(sum(np.clip(np.minimum(w[:, 1], hi) - np.maximum(w[:, 0], lo), 0, None).sum()
-                        for w in rota))
+    staffed = staffed_hours(rota, kpi_window)
     case_df = pd.DataFrame({
         "case_id": [c.case_id for c in cases], "order_id": [c.order_id for c in cases],
         "kind": [c.kind for c in cases], "opened_at": [c.opened_at for c in cases],

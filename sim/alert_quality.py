@@ -29,8 +29,26 @@ ITEM_ALERT_KINDS = ("damaged", "mispick")  # observed alert kinds of the item fa
 REACTIVE_RULE = "customer_contact"
 
 
+_VISIBLE: dict[tuple[int, float], tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
 def visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataFrame:
-    """Per order: its parcel-level and item-level exception kinds ('' if none) and starts."""
+    """Per order: its parcel-level and item-level exception kinds ('' if none) and starts.
+
+    A property of the world alone: computed once per (world, grace) in a process and
+    shared by every policy scored on it (a sweep scores many).  Do not mutate the result."""
+    key = (id(truth), float(late_grace_hours))
+    hit = _VISIBLE.get(key)
+    if hit is not None and hit[0] is truth:
+        return hit[1]
+    vis = _visible_exceptions(truth, late_grace_hours)
+    if len(_VISIBLE) >= 4:  # a sweep works one world at a time
+        _VISIBLE.pop(next(iter(_VISIBLE)))
+    _VISIBLE[key] = (truth, vis)
+    return vis
+
+
+def _visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataFrame:
     lost_at = truth["lost_at"].to_numpy()
     delivered = truth["delivered_at"].to_numpy()
     late_hours = delivered - truth["promised_at"].to_numpy()
@@ -55,11 +73,33 @@ def visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataF
                          "item_start": item_start})  # fmt: skip
 
 
+_MASKS: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+
+
+def _masks(vis: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Boolean masks of ``vis`` by exception kind, made once per ``vis`` (string compares
+    over every order are the slow part of grading a policy)."""
+    hit = _MASKS.get(id(vis))
+    if hit is not None and hit[0] is vis:
+        return hit[1]
+    parcel, item = vis["parcel"].to_numpy(), vis["item"].to_numpy()
+    m = {"parcel_any": parcel != "", "item_any": item != "",
+         "lost": np.isin(parcel, ("lost", "never_received")),
+         **{f"parcel:{k}": parcel == k for k in PARCEL_KINDS},
+         **{f"item:{k}": item == k for k in ITEM_KINDS}}  # fmt: skip
+    m["exception"] = m["parcel_any"] | m["item_any"]
+    if len(_MASKS) >= 4:
+        _MASKS.pop(next(iter(_MASKS)))
+    _MASKS[id(vis)] = (vis, m)
+    return m
+
+
 def grade_alerts(alerts: pd.DataFrame, vis: pd.DataFrame) -> pd.DataFrame:
     """The alerts with ``true_positive`` and the ``exception_start`` they are measured from."""
     o = alerts["order_id"].to_numpy()
     item_alert = np.isin(alerts["kind"].astype(str).to_numpy(), ITEM_ALERT_KINDS)
-    tp = np.where(item_alert, vis["item"].to_numpy()[o] != "", vis["parcel"].to_numpy()[o] != "")
+    m = _masks(vis)
+    tp = np.where(item_alert, m["item_any"][o], m["parcel_any"][o])
     start = np.where(item_alert, vis["item_start"].to_numpy()[o], vis["parcel_start"].to_numpy()[o])
     return alerts.assign(true_positive=tp, exception_start=np.where(tp, start, np.nan))
 
@@ -74,8 +114,8 @@ def _quality(g: pd.DataFrame, vis: pd.DataFrame, keep: np.ndarray) -> dict[str, 
     caught[first["order_id"].to_numpy()] = True
     lat = (first["time"] - first["exception_start"]).to_numpy()
     early = lat < 0
-    actionable = keep & ((vis["parcel"] != "") | (vis["item"] != "")).to_numpy()
-    lost = keep & np.isin(vis["parcel"].to_numpy(), ("lost", "never_received"))
+    actionable = keep & _masks(vis)["exception"]
+    lost = keep & _masks(vis)["lost"]
 
     def share(mask: np.ndarray) -> float:
         return float(caught[mask].mean()) if mask.any() else np.nan
@@ -95,8 +135,7 @@ def alert_kpis(alerts: pd.DataFrame, truth: pd.DataFrame, keep: np.ndarray,
     """KPIs over every alert, recall by exception kind, and the rule table (proactive
     rules first, the customer-contact rule — the reactive status quo — apart at the end)."""
     vis = visible_exceptions(truth, late_grace_hours)
-    kept_ids = np.flatnonzero(keep)
-    a = alerts[np.isin(alerts["order_id"].to_numpy(), kept_ids)]
+    a = alerts[keep[alerts["order_id"].to_numpy().astype(np.int64)]]
     g = grade_alerts(a, vis)
     q = _quality(g, vis, keep)
     caught_any = np.zeros(len(vis), bool)
@@ -106,11 +145,12 @@ def alert_kpis(alerts: pd.DataFrame, truth: pd.DataFrame, keep: np.ndarray,
         "recall": q["recall"], "detection_latency_hours": q["latency_hours"],
         "early_alert_share": q["early_alert_share"],
     }  # fmt: skip
+    masks = _masks(vis)
     for kind in PARCEL_KINDS:
-        m = keep & (vis["parcel"].to_numpy() == kind)
+        m = keep & masks[f"parcel:{kind}"]
         k[f"recall_{kind}"] = float(caught_any[m].mean()) if m.any() else np.nan
     for kind in ITEM_KINDS:
-        m = keep & (vis["item"].to_numpy() == kind)
+        m = keep & masks[f"item:{kind}"]
         k[f"recall_{kind}"] = float(caught_any[m].mean()) if m.any() else np.nan
     proactive = g[g["rule"].astype(str) != REACTIVE_RULE]
     pq = _quality(proactive, vis, keep)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -25,12 +26,13 @@ from omegaconf import DictConfig
 
 from sim.api import CONF_DIR, to_config
 from sim.config import ConfigError, register_configs
-from sim.experiment.cache import cache_for
-from sim.experiment.runs import RunRecord, run_setting, setting_of, write_atomic, write_json
-from sim.experiment.stats import format_kpis
-from sim.summary import format_summary, world_summary
 
-__all__ = ["main", "write_atomic"]
+if TYPE_CHECKING:
+    from sim.experiment.runs import RunRecord
+
+# The experiment layer, the world and scipy load only once a run starts, so that --help
+# and a refused config answer at once (bench/startup.py measures it).
+__all__ = ["main"]
 
 
 def sweep_root() -> Path:
@@ -39,7 +41,9 @@ def sweep_root() -> Path:
     return root if root.is_absolute() else Path(hc.runtime.cwd) / root
 
 
-def _record_invalid(out: Path, overrides: list[str], err: ConfigError) -> RunRecord:
+def _record_invalid(out: Path, overrides: list[str], err: ConfigError):
+    from sim.experiment.runs import RunRecord, setting_of, write_json
+
     label, params = setting_of(overrides)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "status.json", {"status": "failed", "setting": label, "params": params,
@@ -48,7 +52,17 @@ def _record_invalid(out: Path, overrides: list[str], err: ConfigError) -> RunRec
     return RunRecord(out, "failed", label, error=str(err).replace("\n", " "))
 
 
-def _run(dcfg: DictConfig) -> None:
+def objective_value(rec: RunRecord, cfg) -> float:
+    """The task's return value: the mean of ``decision.objective.kpi`` over the run's
+    replications (NaN for a failed run), so that a Hydra sweeper can optimise it
+    (``exsim -m hydra/sweeper=...``; set the sweeper's direction to the decision's)."""
+    kpi = cfg.decision.objective.kpi
+    if rec.status == "failed" or kpi not in rec.kpis.index:
+        return float("nan")
+    return float(rec.kpis.loc[kpi, "mean"])
+
+
+def _run(dcfg: DictConfig) -> float:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out = Path(hc.runtime.output_dir)
@@ -58,9 +72,14 @@ def _run(dcfg: DictConfig) -> None:
     except ConfigError as err:
         if multirun:  # one bad setting must not stop the sweep
             print(_record_invalid(out, overrides, err).line(), file=sys.stderr, flush=True)
-            return
+            return float("nan")
         print(f"exsim: {err}", file=sys.stderr)
         sys.exit(2)
+    from sim.experiment.cache import cache_for
+    from sim.experiment.runs import run_setting
+    from sim.experiment.stats import format_kpis
+    from sim.summary import format_summary, world_summary
+
     cache = None
     if multirun and cfg.experiment.world_cache:
         cache = cache_for(sweep_root() / ".worlds", cfg)
@@ -71,7 +90,7 @@ def _run(dcfg: DictConfig) -> None:
                       world_tables=not multirun)  # fmt: skip
     if multirun:
         print(rec.line(), file=sys.stderr, flush=True)
-        return
+        return objective_value(rec, cfg)
     if rec.status == "failed":
         print(f"exsim: the run failed: {rec.error}\n"
               f"  (traceback in {out / 'status.json'})", file=sys.stderr)  # fmt: skip
@@ -79,7 +98,7 @@ def _run(dcfg: DictConfig) -> None:
     if rec.status == "skipped":
         print(f"exsim: already finished in {out} (resume=true); KPIs:")
         print(format_kpis(rec.kpis, cfg.experiment.confidence))
-        return
+        return objective_value(rec, cfg)
     reps = rec.replications
     if reps is not None and reps.world0 is not None:
         print(format_summary(world_summary(reps.world0)))
@@ -89,6 +108,7 @@ def _run(dcfg: DictConfig) -> None:
     print(describe_team(cfg.recovery.team))
     print(format_kpis(rec.kpis, cfg.experiment.confidence))
     print(f"results in {out}")
+    return objective_value(rec, cfg)
 
 
 def sweep_size(task_overrides: list[str]) -> int | None:
@@ -156,8 +176,64 @@ class SweepFolder(Callback):
 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
-def _app(dcfg: DictConfig) -> None:
-    _run(dcfg)
+def _app(dcfg: DictConfig) -> float:
+    return _run(dcfg)
+
+
+HELP = """{app} is powered by Hydra.
+
+== Configuration groups ==
+Compose your configuration from those groups (group=option)
+
+{groups}
+
+
+== Config ==
+Override anything in the config (foo.bar=value)
+
+{config}
+
+Powered by Hydra (https://hydra.cc)
+Use --hydra-help to view Hydra specific help
+
+"""
+
+
+def quick_help(app: str, overrides: list[str]) -> str:
+    """Hydra's ``--help`` page, made in a fraction of the time: Hydra lists config groups
+    by deep-copying the whole config repository once per group (seconds for our schema);
+    here the groups are the folders of ``conf/`` and the config is composed once."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    groups = "\n".join(f"{d.name}: {', '.join(sorted(f.stem for f in d.glob('*.yaml')))}"
+                       for d in sorted(CONF_DIR.iterdir()) if d.is_dir())
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose("config", overrides=overrides)
+    return HELP.format(app=app, groups=groups, config=OmegaConf.to_yaml(cfg))
+
+
+def refuse_early(args: list[str]) -> None:
+    """Exit 2 with the problems of an invalid single-run config after one compose
+    (Hydra composes twice before the task starts).  Anything this cannot judge (flags, a
+    malformed override) is left to Hydra, which explains it in its own words."""
+    if any(a.startswith("-") for a in args):
+        return
+    from hydra import compose, initialize_config_dir
+
+    overrides = [a for a in args if not a.lstrip("+~").startswith("hydra.")]
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            dcfg = compose("config", overrides=overrides)
+    except Exception:
+        return
+    try:
+        to_config(dcfg)
+    except ConfigError as err:
+        print(f"exsim: {err}", file=sys.stderr)
+        sys.exit(2)
+    except Exception:
+        return
 
 
 def _config_error(err: BaseException) -> str | None:
@@ -184,6 +260,15 @@ def main() -> None:
     import os
 
     register_configs()
+    args = sys.argv[1:]
+    refuse_early(args)
+    if ("--help" in args or "-h" in args) and all(a in ("--help", "-h") or not a.startswith("-")
+                                                  for a in args):
+        try:
+            print(quick_help(Path(sys.argv[0]).stem, [a for a in args if not a.startswith("-")]))
+            return
+        except Exception:  # an override Hydra would explain better: let Hydra answer
+            pass
     user_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us (it would exit 1)
     try:

@@ -27,15 +27,32 @@ ACTION_COLUMNS = ("order_id", "time", "action", "amount", "expedited", "item_onl
 LOST_TERMINALS = ("lost", "never_received")
 
 
+# (seed, replication, order, attempt) -> the replacement's carrier draws.  A sweep reships
+# the same orders under many settings; seeding a generator costs ~30 us, a lookup nothing.
+_RESHIP_DRAWS: dict[tuple[int, int, int, int], np.ndarray] = {}
+RESHIP_DRAWS_KEPT = 200_000
+
+
+def _reship_draws(streams: Streams, order_id: int, attempt: int) -> np.ndarray:
+    key = (streams.seed, streams.replication, order_id, attempt)
+    u = _RESHIP_DRAWS.get(key)
+    if u is None:
+        u = streams.generator("reship.carrier", order_id, attempt).random((1, DRAW_WIDTH))
+        if len(_RESHIP_DRAWS) >= RESHIP_DRAWS_KEPT:
+            _RESHIP_DRAWS.clear()
+        _RESHIP_DRAWS[key] = u
+    return u
+
+
 class WorldDesk:
     def __init__(self, world: World, cfg: RecoveryConfig, streams: Streams,
                  goods_cost_share: float):
         self.cfg = cfg
         self.streams = streams
         truth = world.truth.orders  # order_id == row
-        terminal = truth["terminal"].astype(str).to_numpy()
-        self.lost = np.isin(terminal, LOST_TERMINALS)
-        self.needed = np.isin(terminal, (*LOST_TERMINALS, "returned", "delivered_damaged"))
+        terminal = truth["terminal"]  # categorical: isin works on the codes
+        self.lost = terminal.isin(LOST_TERMINALS).to_numpy()
+        self.needed = terminal.isin((*LOST_TERMINALS, "returned", "delivered_damaged")).to_numpy()
         self.lost_at = truth["lost_at"].to_numpy()
         cl = world.truth.closures
         closures = Closures(cl["region"].cat.codes.to_numpy().astype(np.int16),
@@ -55,6 +72,7 @@ class WorldDesk:
         self.claim_u = streams.uniforms("desk.claim", n)[:, 0]
         self.actions: list[tuple] = []
         self.reships: list[tuple[int, int, float, bool, bool]] = []
+        self.batches: list[tuple[pd.DataFrame, tuple[np.ndarray, ...]]] = []
 
     def _record(self, order_id: int, at: float, action: str, amount: float = 0.0,
                 expedited: bool = False, item_only: bool = False,
@@ -68,17 +86,65 @@ class WorldDesk:
         self._record(order_id, at, "trace", amount=hours)
         return TraceReply(at + hours, not lost)
 
+    def trace_delays(self, order_ids: np.ndarray) -> np.ndarray:
+        """Hours until the carrier answers a trace of each order (a per-order draw; the
+        answer itself comes from :meth:`trace_found`, at the time of the trace)."""
+        return self.trace_hours[order_ids]
+
+    def trace_found(self, order_ids: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """What traces sent at ``at`` answer, vectorised: the rule of :meth:`trace`."""
+        hours = self.trace_hours[order_ids]
+        return ~(self.lost[order_ids] & ~(self.lost_at[order_ids] > at + hours))
+
+    def record_many(self, order_ids: np.ndarray, at: np.ndarray, verb: np.ndarray,
+                    expedited: np.ndarray, item_only: np.ndarray, credit: np.ndarray) -> None:
+        """Many actions at once, in call order, recorded exactly as the scalar calls
+        (``verb``: notify, trace, reship, refund or claim; ``credit``: a notify with the
+        goodwill credit).  The fast case engine's way in."""
+        order_ids = np.asarray(order_ids, dtype=np.int64)
+        at = np.asarray(at, dtype=float)
+        rs = verb == "reship"
+        o, t, v = order_ids[~rs], at[~rs], verb[~rs]
+        amount = np.zeros(o.size)
+        m = v == "notify"
+        amount[m] = np.where(credit[~rs][m], self.cfg.credit, 0.0)
+        m = v == "trace"
+        amount[m] = self.trace_hours[o[m]]
+        m = v == "refund"
+        amount[m] = self.value[o[m]]
+        m = v == "claim"
+        amount[m] = self.claim_amounts(o[m], t[m])
+        t = np.where(m, t + self.cfg.claim_delay_hours, t)
+        rows = pd.DataFrame({
+            "order_id": o, "time": t, "action": v.astype(object), "amount": amount,
+            "expedited": np.zeros(o.size, bool), "item_only": np.zeros(o.size, bool),
+            "delivered_at": np.full(o.size, np.nan), "duplicate": np.zeros(o.size, bool),
+        })  # fmt: skip
+        ro = order_ids[rs]
+        # attempt numbers continue per order, in call order
+        k = pd.Series(ro).groupby(ro).cumcount().to_numpy() + 1
+        k += np.asarray([self.attempts[int(x)] for x in ro], dtype=np.int64)
+        for x, kk in zip(ro, k, strict=True):
+            self.attempts[int(x)] = max(self.attempts[int(x)], int(kk))
+        self.batches.append((rows, (ro, k, at[rs], expedited[rs], item_only[rs])))
+
     def reship(self, order_id: int, at: float, expedited: bool, item_only: bool) -> None:
         """Book a replacement; it is carried when the table is made (the policy never
         sees the replacement's tracking, so nothing depends on carrying it now)."""
         k = self.attempts[order_id] = self.attempts[order_id] + 1
         self.reships.append((order_id, k, at, expedited, item_only))
 
-    def _carry_reships(self) -> list[tuple]:
-        if not self.reships:
-            return []
-        order, k, at, expedited, item_only = (np.array(x) for x in zip(*self.reships, strict=True))
-        u = np.vstack([self.streams.generator("reship.carrier", int(o), int(a)).random((1, DRAW_WIDTH))
+    def _carry_reships(self) -> pd.DataFrame | None:
+        parts = [tuple(np.array(x) for x in zip(*self.reships, strict=True))] if self.reships else []
+        parts += [b[1] for b in self.batches if b[1][0].size]
+        if not parts:
+            return None
+        order, k, at, expedited, item_only = (np.concatenate(x) for x in zip(*parts, strict=True))
+        order = order.astype(np.int64)
+        at = at.astype(float)
+        expedited = expedited.astype(bool)
+        item_only = item_only.astype(bool)
+        u = np.vstack([_reship_draws(self.streams, int(o), int(a))
                        for o, a in zip(order, k, strict=True)])
         level = np.where(expedited, SERVICE_LEVELS.index("next_day"),
                          SERVICE_LEVELS.index("ground")).astype(np.int8)
@@ -86,9 +152,11 @@ class WorldDesk:
         ship, _ = self.carrier.ship(handoff, level, self.region[order], u)
         # a replacement parcel is a duplicate when the original reaches the customer intact
         duplicate = ~item_only & ~self.needed[order]
-        return [(int(o), float(t), "reship", 0.0, bool(e), bool(i), float(d), bool(dup))
-                for o, t, e, i, d, dup in zip(order, at, expedited, item_only,
-                                              ship.delivered_at, duplicate, strict=True)]
+        return pd.DataFrame({
+            "order_id": order, "time": at, "action": np.full(order.size, "reship", object),
+            "amount": np.zeros(order.size), "expedited": expedited, "item_only": item_only,
+            "delivered_at": np.asarray(ship.delivered_at, dtype=float), "duplicate": duplicate,
+        })  # fmt: skip
 
     def claim_amounts(self, order_ids: np.ndarray, at: np.ndarray) -> np.ndarray:
         """What the carrier pays on claims filed for ``order_ids`` at times ``at``.
@@ -118,10 +186,16 @@ class WorldDesk:
 
     def table(self) -> pd.DataFrame:
         """Every action taken, reshipments carried, sorted by time."""
-        rows = self.actions + self._carry_reships()
-        if not rows:
+        parts = []
+        if self.actions:
+            parts.append(pd.DataFrame.from_records(self.actions, columns=list(ACTION_COLUMNS)))
+        parts += [b[0] for b in self.batches if len(b[0])]
+        reships = self._carry_reships()
+        if reships is not None:
+            parts.append(reships)
+        if not parts:
             # no action at all (a quiet tiny world): order ids stay integers, they index arrays
             return pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "order_id" else float)
                                  for c in ACTION_COLUMNS})  # fmt: skip
-        df = pd.DataFrame.from_records(rows, columns=list(ACTION_COLUMNS))
+        df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         return df.sort_values(["time", "order_id"], kind="stable").reset_index(drop=True)

@@ -101,3 +101,32 @@ def test_cli_reports_data_problems_without_traceback(tmp_path, capsys):
     assert "exsim-calibrate: error:" in err and "'bought'" in err and "Traceback" not in err
     assert main([str(tmp_path / "missing.csv"), *COLS]) == 2
     assert main([str(p), "--preset", "no_such_preset"]) == 2
+
+
+def md_row(i: int, promise_day: int) -> str:
+    d = 1 + i % 9
+    return (f"{i},3/{d}/2024 10:00,3/{d}/2024 11:00,3/{d}/2024 18:00,3/{d + 2}/2024 12:00,"
+            f"3/{promise_day}/2024,delivered\n")
+
+
+def test_day_month_order_from_the_other_columns_or_a_clear_error(tmp_path):
+    # every purchase..delivery date reads both ways; the promise (3/25) settles it: m/d
+    rows = [md_row(i, 25) for i in range(40)]
+    h = load_orders(write(tmp_path, HEADER + "".join(rows)), settings())
+    assert set(h.formats.values()) == {"%m/%d/%Y %H:%M", "%m/%d/%Y"}
+    assert h.orders["purchase"].dt.month.eq(3).all() and not h.issues.counts
+    # nothing settles it: refuse to guess
+    rows = [md_row(i, 12) for i in range(40)]
+    with pytest.raises(DataError, match="read both as month/day and day/month"):
+        load_orders(write(tmp_path, HEADER + "".join(rows)), settings())
+    # a column that mixes both orders in earnest (3/21 and 21/3): the rows that read both
+    # ways (3/4) cannot be told apart and are skipped with the contradicting ones
+    rows = [md_row(i, 25) for i in range(40)]
+    rows += [f"{i},3/20/2024 10:00,3/21/2024 11:00,3/21/2024 18:00,3/23/2024 12:00,3/25/2024,"
+             "delivered\n" for i in range(40, 45)]
+    rows += [f"{i},3/20/2024 10:00,21/3/2024 11:00,3/21/2024 18:00,3/23/2024 12:00,3/25/2024,"
+             "delivered\n" for i in range(45, 50)]
+    h = load_orders(write(tmp_path, HEADER + "".join(rows)), settings())
+    reason = "approval: ambiguous day/month date (the column mixes m/d and d/m)"
+    assert h.issues.counts[reason] == 5 + sum(1 + i % 9 != 3 for i in range(40))
+    assert h.issues.first_line[reason] == 2

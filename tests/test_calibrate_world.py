@@ -22,7 +22,8 @@ def test_defaults_are_off_and_documented_in_baseline_yaml():
     s = ExsimConfig().scenario
     assert s.warehouse.handling_delay is None and s.orders.promise_lead is None
     assert s.orders.promise_transit_corr == 0.0 and s.carrier.delivery_round_every_hours == 0.0
-    assert sim.load_config() == ExsimConfig()  # baseline.yaml lists them with the defaults
+    # baseline.yaml lists them with the defaults
+    assert sim.load_config().scenario == ExsimConfig().scenario
 
 
 def test_new_fields_leave_every_other_draw_unchanged():
@@ -78,4 +79,29 @@ def test_new_fields_are_validated(path, value, message):
     group, name = path.split(".")
     setattr(getattr(s, group), name, value)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        validate(s)
+
+
+def test_late_component_delays_a_share_of_parcels_and_nothing_else():
+    """carrier.late_delay_prob: that share of parcels gets the extra line-haul delay (own
+    stream); every other draw, and every other parcel, is unchanged."""
+    s = small()
+    s.weather.events_per_region_month = [1e-6] * 12
+    base = simulate_world(s, seed=5).truth.orders
+    s.carrier.late_delay_prob = 0.2
+    s.carrier.late_delay = DurationConfig("lognormal", 240.0, 0.3)
+    new = simulate_world(s, seed=5).truth.orders
+    for col in ("placed_at", "label_at", "handoff_at", "accepted_at", "promised_at", "damaged"):
+        assert base[col].equals(new[col]), col
+    extra = (new["hub_at"] - base["hub_at"]).dropna()
+    hit = extra > 1e-9
+    assert 0.15 < hit.mean() < 0.25
+    assert np.median(extra[hit]) == pytest.approx(240.0, rel=0.15)
+    assert (extra[~hit].abs() < 1e-9).all()
+
+
+def test_late_component_is_validated():
+    s = small()
+    s.carrier.late_delay_prob = 1.5
+    with pytest.raises(ConfigError, match="late_delay_prob = 1.5"):
         validate(s)

@@ -11,7 +11,10 @@ from exp_helpers import TINY
 from scipy import stats
 
 import sim
+from sim.config import ExperimentConfig
+from sim.configbase import ConfigError
 from sim.experiment import compare, paired_diff, replicate, summarize, t_interval, welch_diff
+from sim.experiment.core import half_width, sequential_n
 from sim.pipeline import RunResult
 from sim.world.calendar import Calendar
 from sim.world.orders import hourly_rate
@@ -69,20 +72,70 @@ def test_ci_covers_known_mean_about_95_percent():
 
 def test_auto_n_grows_until_precise():
     cfg = sim.load_config(*TINY, "replications=3", "experiment.target_kpi=on_time_share",
-                          "experiment.rel_precision=0.004", "experiment.max_replications=40")
+                          "experiment.rel_precision=0.004", "experiment.max_replications=40",
+                          "experiment.min_replications=4")
     reps = replicate(cfg)
     s = reps.summary().loc["on_time_share"]
-    assert 3 < reps.n <= 40
+    assert 4 <= reps.n <= 40
     assert s["half_width"] <= 0.004 * s["mean"] or reps.n == 40
-    # one fewer replication was not yet precise enough
-    prev = summarize(reps.reps.iloc[:-1], ["on_time_share"]).iloc[0]
-    assert prev["half_width"] > 0.004 * prev["mean"]
+    if reps.n > 4:  # one fewer replication was not yet precise enough
+        prev = summarize(reps.reps.iloc[:-1], ["on_time_share"]).iloc[0]
+        assert prev["half_width"] > 0.004 * prev["mean"]
     capped = replicate(sim.load_config(*TINY, "replications=2", "experiment.target_kpi=orders",
                                        "experiment.rel_precision=1e-9",
                                        "experiment.max_replications=4"))
     assert capped.n == 4
-    with pytest.raises(sim.ConfigError, match="must be a KPI name"):  # refused up front
+    with pytest.raises(ConfigError, match="must be a KPI name"):  # refused before any world
         sim.load_config(*TINY, "replications=2", "experiment.target_kpi=nope")
+
+
+def test_auto_n_starts_at_the_minimum():
+    """A stream precise from N = 2 on (constant) still runs the minimum start; the cap wins."""
+    calls = []
+
+    def step(i: int) -> float:
+        calls.append(i)
+        return 5.0
+
+    assert ExperimentConfig().min_replications == 10
+    assert sequential_n(step, 10, 100, 0.01, 0.95) == 10 and calls == list(range(10))
+    assert sequential_n(lambda i: 5.0, 10, 6, 0.01, 0.95) == 6
+
+
+def test_stopping_half_width_is_the_reported_interval():
+    x = list(np.random.default_rng(3).lognormal(2.0, 0.7, 17))
+    assert half_width(x, 0.9) == pytest.approx(t_interval(x, 0.9)["half_width"], rel=1e-12)
+
+
+def _auto_n_coverage(start: int, m: int = 600) -> tuple[int, float]:
+    """m experiments of the automatic N on a synthetic KPI stream (normal, mean 10, sd 3,
+    target +-14 %: N ~ 19 on average) through :func:`sequential_n`; returns how many final
+    95 % intervals cover the true mean, and the mean N."""
+    rng = np.random.default_rng(20261128)
+    covered, ns = 0, []
+    for _ in range(m):
+        xs = rng.normal(10.0, 3.0, 300)
+        n = sequential_n(lambda i, xs=xs: xs[i], start, 300, 0.14, 0.95)
+        s = t_interval(xs[:n], 0.95)
+        covered += s["ci_low"] <= 10.0 <= s["ci_high"]
+        ns.append(n)
+    return covered, float(np.mean(ns))
+
+
+def test_auto_n_with_a_minimum_start_covers():
+    """Stopping at the first N whose interval looks narrow enough undercovers: from N = 2 a
+    lucky small sd stops early (measured ~0.89).  From the default minimum start (10) the
+    final interval covers the mean consistently with >= 0.94 (99 % binomial interval from
+    scipy's binomtest), and the old rule is shown to fail that same check."""
+    m = 600
+    start = ExperimentConfig().min_replications
+    covered, mean_n = _auto_n_coverage(start, m)
+    ci = stats.binomtest(covered, m).proportion_ci(0.99)
+    assert mean_n > start + 5  # the rule, not the minimum, decides N here
+    assert ci.high >= 0.94, f"coverage {covered / m:.3f}, 99 % CI [{ci.low:.3f}, {ci.high:.3f}]"
+    old, _ = _auto_n_coverage(2, m)
+    old_ci = stats.binomtest(old, m).proportion_ci(0.99)
+    assert old_ci.high < 0.94, f"start 2: coverage {old / m:.3f} (the check must be able to fail)"
 
 
 def test_settings_sharing_a_world_simulate_it_once():

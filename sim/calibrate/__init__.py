@@ -7,7 +7,9 @@
 Modules, one job each: :mod:`.settings` (column mapping and options), :mod:`.dates`
 (date formats), :mod:`.load` (reading, row screening, :class:`DataError`),
 :mod:`.estimate` (shares, profiles, tracking statistics), :mod:`.fit` (families, AIC, KS,
-bootstrap), :mod:`.scenario` (scenario YAML), :mod:`.holdout` (held-out comparison),
+bootstrap), :mod:`.lateness` (late definition, how-late figures, late component fitted by
+simulated moments), :mod:`.scenario` (scenario and outcome YAML), :mod:`.holdout`
+(validation tables with simultaneous intervals), :mod:`.reviews` (stars by days late),
 :mod:`.report` (markdown and PNGs), :mod:`.export` (a simulated world as CSV),
 :mod:`.run` (orchestration), :mod:`.cli` (``exsim-calibrate``).
 """

@@ -35,6 +35,42 @@ def _try(values: pd.Series, fmt: str) -> pd.Series:
     return pd.to_datetime(values, format=fmt, errors="coerce", utc=has_tz)
 
 
+MIXED_SHARE = 0.05  # a minority convention above this share: the column mixes both
+
+
+def swapped(fmt: str) -> str | None:
+    """The day/month-swapped format (``%m/%d/%Y`` <-> ``%d/%m/%Y``), or None."""
+    if "%m" not in fmt or "%d" not in fmt:
+        return None
+    return fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d")
+
+
+def day_month_check(raw: pd.Series, fmt: str) -> tuple[pd.Series, bool]:
+    """(rows whose day/month order cannot be trusted, whether no value disambiguates).
+
+    A value such as 3/4/2018 reads as March 4 or April 3.  The column's convention comes
+    from the values only one order can read (25/12 or 12/25).  When a small minority of
+    such values contradicts the majority, those rows are flagged (a stray convention);
+    when both conventions are common, every value that reads both ways with different
+    dates is flagged too (nothing tells which one it used)."""
+    values = raw.astype("string").str.strip()
+    values = _normalise_zone(values.mask(values == ""))
+    none = pd.Series(False, index=raw.index)
+    alt_fmt = swapped(fmt)
+    if alt_fmt is None:
+        return none, False
+    parsed, alt = _try(values, fmt), _try(values, alt_fmt)
+    present = values.notna()
+    only_best = int((parsed.notna() & alt.isna() & present).sum())
+    only_alt = (alt.notna() & parsed.isna() & present)
+    differ = parsed.notna() & alt.notna() & (parsed != alt)
+    if only_best == 0 and int(only_alt.sum()) == 0:
+        return none, bool(differ.any())
+    if int(only_alt.sum()) / (only_best + int(only_alt.sum())) >= MIXED_SHARE:
+        return only_alt | differ, False
+    return only_alt, False
+
+
 def parse_dates(raw: pd.Series, date_format: str = "auto", timezone: str = "UTC"
                 ) -> tuple[pd.Series, str]:
     """Strings -> naive local datetimes in ``timezone``; returns (parsed, format used).

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from sim.calibrate.lateness import days_late_data, promise_anchor
 from sim.calibrate.load import TrackingEvents
 from sim.calibrate.settings import TrackingSettings
 
@@ -62,8 +63,12 @@ class OrderEstimates:
     regions: dict[str, float] | None = None
 
 
-def estimate_orders(orders: pd.DataFrame, level: float = 0.95) -> OrderEstimates:
-    """``orders``: rows with a usable purchase time (``complete`` marks the rest)."""
+def estimate_orders(orders: pd.DataFrame, level: float = 0.95,
+                    definition: str = "later_day") -> OrderEstimates:
+    """``orders``: rows with a usable purchase time (``complete`` marks the rest).
+
+    ``definition``: when an order is late (:mod:`sim.calibrate.lateness`); the promise
+    lead is measured to the instant the scenario's promise stands for."""
     t = orders["purchase"]
     start, end = t.min(), t.max()
     days = max((end.normalize() - start.normalize()).days + 1, 1)
@@ -78,10 +83,10 @@ def estimate_orders(orders: pd.DataFrame, level: float = 0.95) -> OrderEstimates
         "processing": hours(c["approval"], c["handoff"]),
         "transit": hours(c["handoff"], c["delivery"]),
         "order_to_handoff": hours(c["purchase"], c["handoff"]),
-        "promise_lead": hours(c["purchase"], c["promise"]),
+        "promise_lead": hours(c["purchase"], promise_anchor(c["promise"], definition)),
         "lead_time": hours(c["purchase"], c["delivery"]),
     }
-    late = c["delivery"] > c["promise"]
+    late = days_late_data(c["delivery"], c["promise"], definition) > 0
     k, n = int(late.sum()), len(c)
     est = OrderEstimates(
         n_orders=len(orders), n_complete=n, start=start, end=end, days=float(days),
@@ -89,7 +94,7 @@ def estimate_orders(orders: pd.DataFrame, level: float = 0.95) -> OrderEstimates
         hour_profile=list(np.round(hour_counts / max(hour_counts.mean(), 1e-12), 4)),
         weekday_profile=list(np.round(wd_rate / max(wd_rate.mean(), 1e-12), 4)),
         durations=d, late_k=k, late_share=k / max(n, 1), late_ci=wilson(k, n, level),
-        padding_hours=hours(c["delivery"], c["promise"]),
+        padding_hours=hours(c["delivery"], promise_anchor(c["promise"], definition)),
         promise_transit_corr=normal_score_corr(d["promise_lead"], d["transit"]) if n > 2 else 0.0,
     )  # fmt: skip
     if "value" in orders and orders["value"].notna().sum() > 10:
@@ -149,36 +154,3 @@ def estimate_tracking(orders: pd.DataFrame, events: TrackingEvents,
         est.notes.append(f"{neg} shipments have their acceptance scan before the recorded "
                          "handoff; excluded from the acceptance-lag fit")
     return est
-
-
-def match_promise_corr(door_to_door: list, transit, promise, late_share: float,
-                       n: int = 200_000, seed: int = 0) -> tuple[float, float]:
-    """The promise/transit copula correlation at which the fitted model reproduces the
-    observed late share (method of simulated moments, common random numbers, bisection).
-
-    ``door_to_door``: frozen distributions of the delays outside the line-haul (summed,
-    independent); ``transit`` and ``promise``: frozen distributions of the line-haul and the
-    promise lead.  Returns (rho, the model's late share at rho); rho is clipped to
-    [-0.95, 0.95] when the share cannot be reached.
-    """
-    rng = np.random.default_rng(seed)
-    other = sum((d.ppf(rng.random(n)) for d in door_to_door), np.zeros(n))
-    z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
-    t = transit.ppf(special.ndtr(z1)) + other
-
-    def late(rho: float) -> float:
-        return float(np.mean(t > promise.ppf(special.ndtr(rho * z1 + np.sqrt(1 - rho**2) * z2))))
-
-    lo, hi = -0.95, 0.95  # late share falls as rho rises
-    if late(lo) <= late_share:
-        return lo, late(lo)
-    if late(hi) >= late_share:
-        return hi, late(hi)
-    for _ in range(30):
-        mid = (lo + hi) / 2
-        if late(mid) > late_share:
-            lo = mid
-        else:
-            hi = mid
-    rho = (lo + hi) / 2
-    return rho, late(rho)

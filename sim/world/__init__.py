@@ -87,16 +87,20 @@ def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
     if scenario.orders.promise_lead is not None:
         orders.promised_at = promised_from_lead(scenario.orders, orders.placed_at,
                                                 carrier_u[:, LINEHAUL_COLUMN], streams)
-    ship, scans = carrier.ship(handoff, orders.service, orders.region, carrier_u)
+    late_u = (streams.uniforms("carrier.late_delay", n, 2)
+              if scenario.carrier.late_delay_prob > 0 else None)
+    ship, scans = carrier.ship(handoff, orders.service, orders.region, carrier_u, late_u)
 
     report(0.85, "customers")
     mispicked = (wh.mispick != NO_MISPICK) & ~wh.mispick_caught
     problem = np.where(ship.damaged, cust.REASON["damaged"],
                        np.where(mispicked, wh.mispick + 1, -1))
     arrived = np.where(np.isnan(ship.delivered_at), np.inf, ship.delivered_at)
+    # one sort of the feed by (order, time): the customers' view and the tracking table
+    order_idx = np.lexsort((scans.time, scans.shipment))
     contacts = cust.contacts(scenario.customer, cust.CustomerDraws.draw(scenario.customer, n, streams),
                              orders.promised_at, wh.label_at, arrived, problem,
-                             scans.shipment, scans.time)
+                             scans.shipment[order_idx], scans.time[order_idx])
 
     report(0.95, "tables")
     tracking_no = TRACKING_BASE + np.arange(n, dtype=np.int64)
@@ -108,7 +112,6 @@ def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
         "service": service_cat, "region": region_cat, "promised_at": orders.promised_at,
         "label_at": wh.label_at, "handed_over_at": handoff,
     })  # fmt: skip
-    order_idx = np.lexsort((scans.time, scans.shipment))
     tracking = pd.DataFrame({
         "tracking_no": tracking_no[scans.shipment[order_idx]],
         "time": scans.time[order_idx],

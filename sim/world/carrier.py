@@ -117,15 +117,25 @@ class CarrierModel:
         return out
 
     def ship(self, handoff_at: np.ndarray, service: np.ndarray, region: np.ndarray,
-             u: np.ndarray) -> tuple[ShipmentTruth, Scans]:
+             u: np.ndarray, late_u: np.ndarray | None = None) -> tuple[ShipmentTruth, Scans]:
         """Carry ``n`` parcels handed over at ``handoff_at``; ``u`` is ``(n, DRAW_WIDTH)``.
 
+        ``late_u`` (``(n, 2)``, own stream) draws the late-delivery component
+        (``late_delay_prob``); None: no parcel takes it (reshipments).
         A parcel past the end of the calendar (a late reshipment) gets inf times."""
         with np.errstate(invalid="ignore"):
-            return self._ship(handoff_at, service, region, u)
+            return self._ship(handoff_at, service, region, u, late_u)
+
+    def late_extra(self, late_u: np.ndarray | None, n: int) -> np.ndarray:
+        """Extra line-haul hours of the late-delivery component (0 when it is off)."""
+        c = self.cfg
+        if late_u is None or c.late_delay_prob <= 0:
+            return np.zeros(n)
+        hit = late_u[:, 0] < c.late_delay_prob
+        return np.where(hit, duration_quantile(c.late_delay, late_u[:, 1]), 0.0)
 
     def _ship(self, handoff_at: np.ndarray, service: np.ndarray, region: np.ndarray,
-              u: np.ndarray) -> tuple[ShipmentTruth, Scans]:
+              u: np.ndarray, late_u: np.ndarray | None = None) -> tuple[ShipmentTruth, Scans]:
         c = self.cfg
         n = handoff_at.size
         if u.shape != (n, DRAW_WIDTH):
@@ -142,6 +152,7 @@ class CarrierModel:
         for code, level in enumerate(SERVICE_LEVELS):
             m = service == code
             linehaul[m] = duration_quantile(c.transit[level], u[m, _C["linehaul"]])
+        linehaul += self.late_extra(late_u, n)
         hub, paused1 = pause_through_closures(accepted, linehaul, region, self.closures)
         sort = _lognormal(c.sort_median_hours, c.sort_sigma, u[:, _C["sort"]])
         ready, paused2 = pause_through_closures(hub, sort, region, self.closures)
