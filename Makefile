@@ -35,10 +35,14 @@ test: $(TEST_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# world benchmark: exsim vs a naive one-process-per-order SimPy model, 100k and 1M orders
-#   make bench BENCH_ARGS="--quick"   or   BENCH_ARGS="--sizes 100000 --naive-max 100000"
+# benchmarks: the world (exsim vs a naive one-process-per-order SimPy model, 100k and 1M
+# orders), the policy stage vs the world (both engines), a sweep in world-units, start-up
+#   make bench BENCH_ARGS="--quick"   (passed to the world, policy and sweep benchmarks)
 bench: $(STAMP)
 	$(BIN)/python bench/world.py $(BENCH_ARGS)
+	$(BIN)/python bench/policy.py $(BENCH_ARGS)
+	$(BIN)/python bench/sweep.py $(BENCH_ARGS)
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

@@ -67,6 +67,8 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
     rec_case = np.empty(rec_cap, np.int64)
     rec_pos = np.empty(rec_cap, np.int64)
     rec_time = np.empty(rec_cap)
+    rec_prev_trace = np.empty(rec_cap, np.int64)  # the case's last trace record before it
+    last_trace = np.full(n, -1, np.int64)
     nrec = 0
     q_case = np.empty(queue_cap, np.int64)
     q_hours = np.empty(queue_cap)
@@ -196,6 +198,9 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
                             rec_case[nrec] = c
                             rec_pos[nrec] = pos[c]
                             rec_time[nrec] = now
+                            rec_prev_trace[nrec] = last_trace[c]
+                            if code == TRACE:
+                                last_trace[c] = nrec
                             nrec += 1
                             phase[c] = 0
                             if code == TRACE:
@@ -253,6 +258,9 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
                 rec_case[nrec] = c
                 rec_pos[nrec] = pos[c]
                 rec_time[nrec] = now
+                rec_prev_trace[nrec] = last_trace[c]
+                if code == TRACE:
+                    last_trace[c] = nrec
                 nrec += 1
                 if code == TRACE:
                     _push(heap, st, nq, now, now + max((now + trace_h[c]) - now, 0.0), CASE_WAKE, c, 0)
@@ -289,7 +297,7 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
     for i in range(nrec):
         n_done[rec_case[i]] += 1
     return (first, handling, closed, reason, n_done, rec_case[:nrec].copy(),
-            rec_pos[:nrec].copy(), rec_time[:nrec].copy(), busy)
+            rec_pos[:nrec].copy(), rec_time[:nrec].copy(), rec_prev_trace[:nrec].copy(), busy)
 
 
 @njit(cache=True)

@@ -47,6 +47,23 @@ DESK_VERB: dict[str, tuple[str, bool, bool, bool] | None] = {
 }  # fmt: skip
 
 
+# the same tables by step code
+IF_LOST_CODE = np.asarray([i in IF_LOST for i in range(len(ACTIONS))])
+DESK_CALL = np.asarray([DESK_VERB[a] is not None for a in ACTIONS])
+_VERB = [DESK_VERB[a] or ("", False, False, False) for a in ACTIONS]
+DESK_VERBS = np.asarray([v[0] for v in _VERB], dtype=object)
+DESK_EXPEDITED = np.asarray([v[1] for v in _VERB])
+DESK_ITEM_ONLY = np.asarray([v[2] for v in _VERB])
+DESK_CREDIT = np.asarray([v[3] for v in _VERB])
+
+
+def _time_order(t: np.ndarray) -> np.ndarray:
+    """Stable order of ``t`` (cases open in alert order, already sorted by time)."""
+    if t.size < 2 or (t[1:] >= t[:-1]).all():
+        return np.arange(t.size, dtype=np.int64)
+    return np.argsort(t, kind="stable").astype(np.int64)
+
+
 class BatchDesk(Protocol):
     """What the case engine needs of the desk: trace delays up front (a per-order draw,
     not an answer), the answers of the traces it made, and one call recording every
@@ -59,15 +76,27 @@ class BatchDesk(Protocol):
                     credit: np.ndarray) -> None: ...
 
 
-def open_cases(alerts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def kind_codes(alerts: pd.DataFrame) -> np.ndarray:
+    """Index in OBSERVED_KINDS of each alert's kind (hashing the few distinct strings)."""
+    codes, uniq = pd.factorize(alerts["kind"].to_numpy())
+    bad = [k for k in uniq if k not in OBSERVED_KINDS]
+    if bad:
+        raise ValueError(f"alert kinds {bad} outside {list(OBSERVED_KINDS)}")
+    return np.asarray([OBSERVED_KINDS.index(k) for k in uniq], dtype=np.int64)[codes]
+
+
+ITEM_FAMILY = np.asarray([FAMILY[k] == "item" for k in OBSERVED_KINDS])
+
+
+def open_cases(alerts: pd.DataFrame, kind_idx: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(alert rows that open a case, case id of every alert, opened mask), vectorised.
 
     A case is keyed by (order, remedy family); the first alert of a key opens it and every
     later one merges into it, even once it is closed (the reference keeps the key)."""
     order = alerts["order_id"].to_numpy().astype(np.int64)
-    kinds = alerts["kind"].to_numpy()
-    fam_item = np.isin(kinds, [k for k, f in FAMILY.items() if f == "item"])
-    key = order * 2 + fam_item
+    kind_idx = kind_codes(alerts) if kind_idx is None else kind_idx
+    key = order * 2 + ITEM_FAMILY[kind_idx]
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     opener = np.sort(first)
     case_of_key = np.empty(first.size, dtype=np.int64)
@@ -131,23 +160,21 @@ def work_cases_fast(alerts: pd.DataFrame, orders: pd.DataFrame, delivered_seen: 
     order later than ``t`` (inf if none); ``handling_hours``: per order, triage hours."""
     from policies._queue import run_queue  # compiled on first use
 
-    opener, case_of, opened = open_cases(alerts)
+    all_kinds = kind_codes(alerts)
+    opener, case_of, opened = open_cases(alerts, all_kinds)
     n = opener.size
     order = alerts["order_id"].to_numpy().astype(np.int64)[opener]
-    kind = alerts["kind"].to_numpy()[opener].astype(str)
+    kind_idx = all_kinds[opener]
     opened_at = alerts["time"].to_numpy().astype(float)[opener]
     value = orders["value"].to_numpy().astype(float)
-    kind_idx = pd.Categorical(kind, categories=list(OBSERVED_KINDS)).codes.astype(np.int64)
-    if (kind_idx < 0).any():
-        raise ValueError(f"alert kinds outside {list(OBSERVED_KINDS)}")
     plan_of = tier_index(cfg, value[order]) * len(OBSERVED_KINDS) + kind_idx
     codes, plan_off, plan_len = compile_plans(cfg)
-    parcel = np.isin(kind, [k for k, f in FAMILY.items() if f == "parcel"])
+    parcel = ~ITEM_FAMILY[kind_idx]
     h_triage = handling_hours[order].astype(float)
     h_follow = h_triage * cfg.team.followup_share
     manual = np.ones(len(ACTIONS), dtype=np.bool_)
     manual[list(AUTOMATED_CODES)] = False
-    n_traces = np.bincount(plan_of, minlength=plan_len.size) if n else np.zeros(0, np.int64)
+    n_traces = np.bincount(plan_of.astype(np.int64), minlength=plan_len.size)  # 0 cases too
     traces_per_plan = np.array([(codes[o:o + k] == ACTIONS.index("trace")).sum()
                                 for o, k in zip(plan_off, plan_len, strict=True)], dtype=np.int64)
     queue_cap = int(n + (n_traces * traces_per_plan).sum()) + 1
@@ -157,13 +184,13 @@ def work_cases_fast(alerts: pd.DataFrame, orders: pd.DataFrame, delivered_seen: 
     win_off = np.concatenate([[0], np.cumsum(win_len)[:-1]]).astype(np.int64)
     flat = np.concatenate(win) if win else np.empty((0, 2))
     out = run_queue(
-        opened_at, np.argsort(opened_at, kind="stable").astype(np.int64), parcel, plan_of, plan_off, plan_len, codes, manual,
+        opened_at, _time_order(opened_at), parcel, plan_of, plan_off, plan_len, codes, manual,
         delivered_seen[order].astype(float), next_seen_after(order, opened_at).astype(float),
         h_triage, h_follow, desk.trace_delays(order).astype(float),
         np.ascontiguousarray(flat[:, 0]), np.ascontiguousarray(flat[:, 1]), win_off, win_len,
         float(cfg.recheck_hours), float(horizon), float(kpi_window[0]), float(kpi_window[1]),
         queue_cap, rec_cap)
-    first, handling, closed, reason, n_done, rec_case, rec_pos, rec_time, busy = out
+    first, handling, closed, reason, n_done, rec_case, rec_pos, rec_time, prev_trace, busy = out
     reason = np.where(np.isnan(closed), CLOSE_REASONS.index("backlog_at_end"), reason)
 
     # desk actions, in the order the reference makes them
@@ -173,20 +200,14 @@ def work_cases_fast(alerts: pd.DataFrame, orders: pd.DataFrame, delivered_seen: 
     found = np.zeros(rec_case.size, dtype=bool)
     if is_trace.any():
         found[is_trace] = desk.trace_found(r_order[is_trace], rec_time[is_trace])
-    # the last trace's answer before each step of the case (records are in case order)
-    last = pd.Series(np.where(is_trace, found.astype(float), np.nan))
-    prev = last.groupby(rec_case).shift(1)
-    prev = prev.groupby(rec_case).ffill().to_numpy()
-    skipped = np.isin(step, list(IF_LOST)) & (prev == 1.0)
-    names = np.asarray(ACTIONS, dtype=object)[step]
-    verbs = {a: v for a, v in DESK_VERB.items() if v is not None}
-    calls = ~skipped & np.isin(names, list(verbs))
+    # a step that needs a loss is skipped when the case's last trace found the parcel
+    found_before = np.where(prev_trace >= 0, found[np.maximum(prev_trace, 0)], False)
+    skipped = IF_LOST_CODE[step] & found_before
+    calls = ~skipped & DESK_CALL[step]
     if calls.any():
-        table = np.asarray([verbs.get(a, ("", False, False, False)) for a in ACTIONS],
-                           dtype=object)[step[calls]]
-        desk.record_many(r_order[calls], rec_time[calls], table[:, 0].astype(str),
-                         table[:, 1].astype(bool), table[:, 2].astype(bool),
-                         table[:, 3].astype(bool))
+        sc = step[calls]
+        desk.record_many(r_order[calls], rec_time[calls], DESK_VERBS[sc], DESK_EXPEDITED[sc],
+                         DESK_ITEM_ONLY[sc], DESK_CREDIT[sc])
     bits = np.zeros(n, dtype=np.int64)
     np.bitwise_or.at(bits, rec_case[skipped], np.left_shift(1, rec_pos[skipped]))
     steps = _steps_text(plan_of, n_done, bits, codes, plan_off) if n else np.empty(0, object)
@@ -194,10 +215,10 @@ def work_cases_fast(alerts: pd.DataFrame, orders: pd.DataFrame, delivered_seen: 
     if n:
         case_df = pd.DataFrame({
             "case_id": np.arange(n, dtype=np.int64), "order_id": order,
-            "kind": kind.astype(object), "opened_at": opened_at, "first_handled_at": first,
+            "kind": np.asarray(OBSERVED_KINDS, dtype=object)[kind_idx], "opened_at": opened_at, "first_handled_at": first,
             "closed_at": closed, "handling_hours": handling,
             "close_reason": np.asarray(CLOSE_REASONS, dtype=object)[reason], "steps": steps,
-        })  # fmt: skip
+        }, copy=False)  # fmt: skip (fresh arrays: no need to copy them into blocks)
     else:  # the reference's frame of empty lists
         case_df = pd.DataFrame({c: [] for c in ("case_id", "order_id", "kind", "opened_at",
                                                 "first_handled_at", "closed_at",

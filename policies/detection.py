@@ -130,8 +130,9 @@ class FeedIndex:
         none): a case opened at ``t`` "moved again" at any time from then on."""
         from policies._queue import next_seen
 
-        ptr = np.searchsorted(self.order, np.arange(self.n + 1))
-        return next_seen(ptr, self.seen, np.asarray(order_rows, dtype=np.int64),
+        if "ptr" not in self._memo:  # order o's events: [ptr[o], ptr[o + 1])
+            self._memo["ptr"] = np.searchsorted(self.order, np.arange(self.n + 1))
+        return next_seen(self._memo["ptr"], self.seen, np.asarray(order_rows, dtype=np.int64),
                          np.asarray(t, dtype=float))
 
     def events_seen_between(self, order_row: int, t0: float, t1: float) -> int:
@@ -317,4 +318,4 @@ def detect(obs: Observation, cfg: DetectionConfig, clock: BusinessClock,
         "order_id": oid[keep], "time": time[keep],
         "rule": pd.Categorical.from_codes(rule[keep], categories=list(RULES)),
         "kind": kind[keep].astype(str).astype(object),
-    })  # fmt: skip
+    }, copy=False)  # fmt: skip (fresh arrays)

@@ -29,8 +29,26 @@ ITEM_ALERT_KINDS = ("damaged", "mispick")  # observed alert kinds of the item fa
 REACTIVE_RULE = "customer_contact"
 
 
+_VISIBLE: dict[tuple[int, float], tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
 def visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataFrame:
-    """Per order: its parcel-level and item-level exception kinds ('' if none) and starts."""
+    """Per order: its parcel-level and item-level exception kinds ('' if none) and starts.
+
+    A property of the world alone: computed once per (world, grace) in a process and
+    shared by every policy scored on it (a sweep scores many).  Do not mutate the result."""
+    key = (id(truth), float(late_grace_hours))
+    hit = _VISIBLE.get(key)
+    if hit is not None and hit[0] is truth:
+        return hit[1]
+    vis = _visible_exceptions(truth, late_grace_hours)
+    if len(_VISIBLE) >= 4:  # a sweep works one world at a time
+        _VISIBLE.pop(next(iter(_VISIBLE)))
+    _VISIBLE[key] = (truth, vis)
+    return vis
+
+
+def _visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataFrame:
     lost_at = truth["lost_at"].to_numpy()
     delivered = truth["delivered_at"].to_numpy()
     late_hours = delivered - truth["promised_at"].to_numpy()
@@ -55,34 +73,71 @@ def visible_exceptions(truth: pd.DataFrame, late_grace_hours: float) -> pd.DataF
                          "item_start": item_start})  # fmt: skip
 
 
+_MASKS: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+
+
+def _masks(vis: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Boolean masks of ``vis`` by exception kind, made once per ``vis`` (string compares
+    over every order are the slow part of grading a policy)."""
+    hit = _MASKS.get(id(vis))
+    if hit is not None and hit[0] is vis:
+        return hit[1]
+    parcel, item = vis["parcel"].to_numpy(), vis["item"].to_numpy()
+    m = {"parcel_any": parcel != "", "item_any": item != "",
+         "lost": np.isin(parcel, ("lost", "never_received")),
+         **{f"parcel:{k}": parcel == k for k in PARCEL_KINDS},
+         **{f"item:{k}": item == k for k in ITEM_KINDS}}  # fmt: skip
+    m["exception"] = m["parcel_any"] | m["item_any"]
+    if len(_MASKS) >= 4:
+        _MASKS.pop(next(iter(_MASKS)))
+    _MASKS[id(vis)] = (vis, m)
+    return m
+
+
 def grade_alerts(alerts: pd.DataFrame, vis: pd.DataFrame) -> pd.DataFrame:
     """The alerts with ``true_positive`` and the ``exception_start`` they are measured from."""
     o = alerts["order_id"].to_numpy()
     item_alert = np.isin(alerts["kind"].astype(str).to_numpy(), ITEM_ALERT_KINDS)
-    tp = np.where(item_alert, vis["item"].to_numpy()[o] != "", vis["parcel"].to_numpy()[o] != "")
+    m = _masks(vis)
+    tp = np.where(item_alert, m["item_any"][o], m["parcel_any"][o])
     start = np.where(item_alert, vis["item_start"].to_numpy()[o], vis["parcel_start"].to_numpy()[o])
     return alerts.assign(true_positive=tp, exception_start=np.where(tp, start, np.nan))
 
 
 def _quality(g: pd.DataFrame, vis: pd.DataFrame, keep: np.ndarray) -> dict[str, float]:
     """Precision, recall and latency of a set of graded alerts (of kept orders)."""
+    return _quality_of(g["order_id"].to_numpy().astype(np.int64), g["time"].to_numpy(),
+                       g["true_positive"].to_numpy(dtype=bool),
+                       g["exception_start"].to_numpy(), vis, keep)
+
+
+def _quality_of(o: np.ndarray, time: np.ndarray, tp: np.ndarray, start: np.ndarray,
+                vis: pd.DataFrame, keep: np.ndarray) -> dict[str, float]:
+    """:func:`_quality` on arrays (alerts in table order): the same figures, without a
+    group-by per rule."""
     n = len(vis)
-    per_order = g.groupby("order_id")["true_positive"].any()
-    tp = g[g["true_positive"]]
-    first = tp.sort_values("time", kind="stable").drop_duplicates("order_id")
+    alerted = np.zeros(n, bool)
+    alerted[o] = True
+    any_tp = np.zeros(n, bool)
+    any_tp[o[tp]] = True
+    # each caught order's first true alert by time (ties: table order), in time order
+    rows = np.flatnonzero(tp)
+    rows = rows[np.argsort(time[rows], kind="stable")]
+    _, first_at = np.unique(o[rows], return_index=True)
+    first = rows[np.sort(first_at)]
     caught = np.zeros(n, bool)
-    caught[first["order_id"].to_numpy()] = True
-    lat = (first["time"] - first["exception_start"]).to_numpy()
+    caught[o[first]] = True
+    lat = time[first] - start[first]
     early = lat < 0
-    actionable = keep & ((vis["parcel"] != "") | (vis["item"] != "")).to_numpy()
-    lost = keep & np.isin(vis["parcel"].to_numpy(), ("lost", "never_received"))
+    actionable = keep & _masks(vis)["exception"]
+    lost = keep & _masks(vis)["lost"]
 
     def share(mask: np.ndarray) -> float:
         return float(caught[mask].mean()) if mask.any() else np.nan
 
     return {
-        "precision": float(g["true_positive"].mean()) if len(g) else np.nan,
-        "precision_per_order": float(per_order.mean()) if len(per_order) else np.nan,
+        "precision": float(tp.mean()) if o.size else np.nan,
+        "precision_per_order": float(any_tp[alerted].mean()) if o.size else np.nan,
         "recall": share(actionable),
         "recall_lost": share(lost),
         "latency_hours": float(lat[~early].mean()) if (~early).any() else np.nan,
@@ -95,32 +150,39 @@ def alert_kpis(alerts: pd.DataFrame, truth: pd.DataFrame, keep: np.ndarray,
     """KPIs over every alert, recall by exception kind, and the rule table (proactive
     rules first, the customer-contact rule — the reactive status quo — apart at the end)."""
     vis = visible_exceptions(truth, late_grace_hours)
-    kept_ids = np.flatnonzero(keep)
-    a = alerts[np.isin(alerts["order_id"].to_numpy(), kept_ids)]
+    a = alerts[keep[alerts["order_id"].to_numpy().astype(np.int64)]]
     g = grade_alerts(a, vis)
     q = _quality(g, vis, keep)
     caught_any = np.zeros(len(vis), bool)
-    caught_any[g.loc[g["true_positive"], "order_id"].to_numpy()] = True
+    caught_any[g["order_id"].to_numpy()[g["true_positive"].to_numpy(dtype=bool)]] = True
     k = {
         "precision": q["precision"], "precision_per_order": q["precision_per_order"],
         "recall": q["recall"], "detection_latency_hours": q["latency_hours"],
         "early_alert_share": q["early_alert_share"],
     }  # fmt: skip
+    masks = _masks(vis)
     for kind in PARCEL_KINDS:
-        m = keep & (vis["parcel"].to_numpy() == kind)
+        m = keep & masks[f"parcel:{kind}"]
         k[f"recall_{kind}"] = float(caught_any[m].mean()) if m.any() else np.nan
     for kind in ITEM_KINDS:
-        m = keep & (vis["item"].to_numpy() == kind)
+        m = keep & masks[f"item:{kind}"]
         k[f"recall_{kind}"] = float(caught_any[m].mean()) if m.any() else np.nan
-    proactive = g[g["rule"].astype(str) != REACTIVE_RULE]
-    pq = _quality(proactive, vis, keep)
+    o = g["order_id"].to_numpy().astype(np.int64)
+    time, tp = g["time"].to_numpy(), g["true_positive"].to_numpy(dtype=bool)
+    start = g["exception_start"].to_numpy()
+    rule = g["rule"].astype("category")  # groups in category order, as groupby(observed)
+    codes, names = rule.cat.codes.to_numpy(), rule.cat.categories
+    proactive = codes != (names.get_loc(REACTIVE_RULE) if REACTIVE_RULE in names else -2)
+    pq = _quality_of(o[proactive], time[proactive], tp[proactive], start[proactive], vis, keep)
     k["precision_proactive"] = pq["precision"]
     rows = []
-    for rule, gr in g.groupby("rule", observed=True):
-        rq = _quality(gr, vis, keep)
+    for c in np.unique(codes[codes >= 0]):
+        m = codes == c
+        rule, size = names[c], int(m.sum())
+        rq = _quality_of(o[m], time[m], tp[m], start[m], vis, keep)
         rows.append({
-            "rule": str(rule), "reactive": str(rule) == REACTIVE_RULE, "alerts": len(gr),
-            "alerts_per_day": len(gr) / measured_days, "orders_alerted": gr["order_id"].nunique(),
+            "rule": str(rule), "reactive": str(rule) == REACTIVE_RULE, "alerts": size,
+            "alerts_per_day": size / measured_days, "orders_alerted": np.unique(o[m]).size,
             "precision": rq["precision"], "precision_per_order": rq["precision_per_order"],
             "recall": rq["recall"], "recall_lost": rq["recall_lost"],
             "latency_hours": rq["latency_hours"], "early_alert_share": rq["early_alert_share"],

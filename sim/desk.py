@@ -27,6 +27,23 @@ ACTION_COLUMNS = ("order_id", "time", "action", "amount", "expedited", "item_onl
 LOST_TERMINALS = ("lost", "never_received")
 
 
+# (seed, replication, order, attempt) -> the replacement's carrier draws.  A sweep reships
+# the same orders under many settings; seeding a generator costs ~30 us, a lookup nothing.
+_RESHIP_DRAWS: dict[tuple[int, int, int, int], np.ndarray] = {}
+RESHIP_DRAWS_KEPT = 200_000
+
+
+def _reship_draws(streams: Streams, order_id: int, attempt: int) -> np.ndarray:
+    key = (streams.seed, streams.replication, order_id, attempt)
+    u = _RESHIP_DRAWS.get(key)
+    if u is None:
+        u = streams.generator("reship.carrier", order_id, attempt).random((1, DRAW_WIDTH))
+        if len(_RESHIP_DRAWS) >= RESHIP_DRAWS_KEPT:
+            _RESHIP_DRAWS.clear()
+        _RESHIP_DRAWS[key] = u
+    return u
+
+
 class WorldDesk:
     def __init__(self, world: World, cfg: RecoveryConfig, streams: Streams,
                  goods_cost_share: float):
@@ -127,7 +144,7 @@ class WorldDesk:
         at = at.astype(float)
         expedited = expedited.astype(bool)
         item_only = item_only.astype(bool)
-        u = np.vstack([self.streams.generator("reship.carrier", int(o), int(a)).random((1, DRAW_WIDTH))
+        u = np.vstack([_reship_draws(self.streams, int(o), int(a))
                        for o, a in zip(order, k, strict=True)])
         level = np.where(expedited, SERVICE_LEVELS.index("next_day"),
                          SERVICE_LEVELS.index("ground")).astype(np.int8)
@@ -177,6 +194,8 @@ class WorldDesk:
         if reships is not None:
             parts.append(reships)
         if not parts:
-            return pd.DataFrame({c: pd.Series(dtype=float) for c in ACTION_COLUMNS})
+            # no action at all (a quiet tiny world): order ids stay integers, they index arrays
+            return pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "order_id" else float)
+                                 for c in ACTION_COLUMNS})  # fmt: skip
         df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         return df.sort_values(["time", "order_id"], kind="stable").reset_index(drop=True)

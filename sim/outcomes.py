@@ -191,10 +191,14 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     days_late = np.where(np.isfinite(resolved), _day(resolved) - _day(promised), np.nan)
     late_pen = lateness_penalty(days_late, c, padded)
     late_pen = np.where(np.isfinite(arrival) | np.isfinite(refund_at), late_pen, c.never_penalty)
-    item_kind = np.where(damaged & np.isfinite(orig), "damaged",
-                         tr["mispick"].astype(str).to_numpy())
-    item_kind = np.where(tr["mispick_caught"].to_numpy() & (item_kind != "damaged"), "none", item_kind)
-    weights = np.array([c.kind_weights.get(k, 0.0) for k in item_kind])
+    # the item problem's weight: damaged (if it arrived), else the mis-pick kind unless the
+    # pack check caught it; read per category of the categorical, not per order
+    mispick = tr["mispick"]
+    kind_w = np.array([c.kind_weights.get(str(k), 0.0) for k in mispick.cat.categories])
+    is_damaged = damaged & np.isfinite(orig)
+    weights = np.where(is_damaged, c.kind_weights.get("damaged", 0.0),
+                       np.where(tr["mispick_caught"].to_numpy(), c.kind_weights.get("none", 0.0),
+                                kind_w[mispick.cat.codes.to_numpy()]))
     item_pen = np.where(np.isfinite(orig), weights * c.late_reference_penalty, 0.0)
     penalty = np.maximum(late_pen, item_pen)
     acted = np.isfinite(first_facing) | (n_item > 0)
@@ -211,7 +215,7 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     repurchase = np.where(disputed, 0.0, repurchase)
 
     goods = c.goods_cost_share * value
-    lost = np.isin(tr["terminal"].astype(str).to_numpy(), LOST_TERMINALS)
+    lost = tr["terminal"].isin(LOST_TERMINALS).to_numpy()
     lost_goods = goods * (lost | damaged)  # the goods of a lost or damaged parcel, any policy
     # the team is paid for its shifts over the measured window; that cost is allocated to
     # the measured orders by handling time (warm-up orders carry none)
@@ -234,9 +238,13 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
         "claims": -np.minimum(claims, lost_goods),
         "lost_revenue": c.customer_lifetime_value * (c.repurchase_base - repurchase),
     }
-    out = pd.DataFrame({"order_id": tr["order_id"].to_numpy(), **{f"cost_{k}": v for k, v in ledger.items()}})
-    out["cost_total"] = out[[f"cost_{k}" for k in COST_COMPONENTS]].sum(axis=1)
-    out = out.assign(
+    costs = {f"cost_{k}": v for k, v in ledger.items()}
+    total = pd.DataFrame(costs, copy=False)[[f"cost_{k}" for k in COST_COMPONENTS]].sum(
+        axis=1).to_numpy()
+    # one frame at once, over the fresh arrays above (adding columns one by one, or copying
+    # them into blocks, costs more than the scoring); order ids are copied from the truth
+    out = pd.DataFrame(dict(
+        order_id=tr["order_id"].to_numpy().copy(), **costs, cost_total=total,
         exception=tr["exception"].to_numpy(), arrival_at=arrival, refund_at=refund_at,
         made_good_at=made_good, resolved_at=resolved, days_late=days_late,
         noticed_at=noticed, first_action_at=first_facing, proactive=proactive,
@@ -244,10 +252,24 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
         disputed=disputed, dispute_at=dispute_at, penalty=penalty,
         penalty_after=penalty_after, stars=stars, detractor=detractor, repurchase=repurchase,
         reships=n_reship, duplicates=n_dup,
-    )  # fmt: skip
+    ), copy=False)  # fmt: skip
 
     kpis, rules = _kpis(world, out, keep, (w0, w1), alerts, cases, busy_hours, staffed_hours, c)
     return Scored(out, kpis, rules)
+
+
+class _Kept:
+    """The kept rows of ``out``, one column at a time: ``o[col]`` is ``out[keep][col]``
+    without filtering (copying) every column of the frame first."""
+
+    def __init__(self, out: pd.DataFrame, keep: np.ndarray):
+        self.out, self.keep, self.n = out, keep, int(keep.sum())
+
+    def __getitem__(self, col: str) -> pd.Series:
+        return self.out[col][self.keep]
+
+    def __len__(self) -> int:
+        return self.n
 
 
 def _kpis(world: World, out: pd.DataFrame, keep: np.ndarray, window: tuple[float, float],
@@ -256,13 +278,12 @@ def _kpis(world: World, out: pd.DataFrame, keep: np.ndarray, window: tuple[float
     """KPIs over the measured window: orders placed in it, rates per measured day, the
     team over the same hours (cases opened in it)."""
     tr = world.truth.orders
-    o = out[keep]
+    o = _Kept(out, keep)
     n = max(len(o), 1)
     days = (window[1] - window[0]) / 24.0
     exc = (tr["exception"] != "none").to_numpy()
     lost = tr["terminal"].isin(list(LOST_TERMINALS)).to_numpy()
-    kept_ids = np.flatnonzero(keep)
-    a = alerts[np.isin(alerts["order_id"].to_numpy(), kept_ids)]
+    a = alerts[keep[alerts["order_id"].to_numpy().astype(np.int64)]]
     noticed = out["noticed_at"].to_numpy()
     proactive_alert = a[a["rule"] != "customer_contact"].groupby("order_id")["time"].min()
     caught_early = np.zeros(len(tr), bool)
@@ -289,7 +310,7 @@ def _kpis(world: World, out: pd.DataFrame, keep: np.ndarray, window: tuple[float
         "lost_made_good_share": float(made_good_lost.sum() / lost_kept.sum())
         if lost_kept.any() else 0.0,
         "alerts_per_day": len(a) / days,
-        "cases_per_day": float(np.isin(case_orders, kept_ids).sum() / days),
+        "cases_per_day": float(keep[case_orders.astype(np.int64)].sum() / days),
         "case_wait_hours": float((cw["first_handled_at"] - cw["opened_at"]).mean()) if len(cw) else 0.0,
         "cases_backlogged_share": float((cw["close_reason"] == "backlog_at_end").mean()) if len(cw) else 0.0,
         "team_utilisation": busy / staffed if staffed > 0 else 0.0,

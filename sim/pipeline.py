@@ -45,24 +45,31 @@ def team_shifts(team) -> list:
     return [replace(s, pickers=team.analysts) for s in team.shifts]
 
 
-# (id(world), poll hours) -> (world, polled observation, FeedIndex); the world is held so
-# that its id cannot be reused while the entry lives
-_FEEDS: OrderedDict[tuple[int, float], tuple[World, Observation, FeedIndex]] = OrderedDict()
+# (world identity, poll hours) -> (polled observation, FeedIndex)
+_FEEDS: OrderedDict[tuple, tuple[Observation, FeedIndex]] = OrderedDict()
 FEEDS_KEPT = 4  # a sweep works one world at a time, with a few poll intervals
+
+
+def world_identity(world: World) -> tuple:
+    """What a world is a function of: a world loaded from the cache is the same world as
+    the one simulated (the world stage is deterministic), so it shares its feed."""
+    obs = world.observation
+    return (world.seed, world.replication, repr(world.scenario), len(obs.orders),
+            len(obs.tracking))
 
 
 def polled_feed(world: World, poll_hours: float) -> tuple[Observation, FeedIndex]:
     """The feed as a tracker polling every ``poll_hours`` sees it, arranged per order:
     built once per (world, poll interval) in a process and shared by every policy
     evaluated on that world (it depends on nothing else)."""
-    key = (id(world), float(poll_hours))
+    key = (world_identity(world), float(poll_hours))
     hit = _FEEDS.get(key)
-    if hit is not None and hit[0] is world:
+    if hit is not None:
         _FEEDS.move_to_end(key)
-        return hit[1], hit[2]
+        return hit
     obs = with_polling_lag(world.observation, poll_hours)
     feed = FeedIndex.build(obs)
-    _FEEDS[key] = (world, obs, feed)
+    _FEEDS[key] = (obs, feed)
     while len(_FEEDS) > FEEDS_KEPT:
         _FEEDS.popitem(last=False)
     return obs, feed

@@ -405,8 +405,10 @@ class WorldCache:
 
 
 def cache_for(root: str | os.PathLike, cfg: ExsimConfig) -> WorldCache:
-    """The disk cache at ``root`` with the size cap of ``cfg.experiment``."""
-    return WorldCache(root, max_bytes=int(cfg.experiment.world_cache_max_gb * 2**30))
+    """The disk cache at ``root`` with the size cap of ``cfg.experiment``; the last world
+    also stays in memory, so that the next setting on it (a sweep's jobs run one after
+    another in a worker) skips the load and shares the polled feed and scoring memos."""
+    return WorldCache(root, max_bytes=int(cfg.experiment.world_cache_max_gb * 2**30), memory=1)
 
 
 # --------------------------------------------------------------------------- housekeeping

@@ -96,9 +96,11 @@ def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
     problem = np.where(ship.damaged, cust.REASON["damaged"],
                        np.where(mispicked, wh.mispick + 1, -1))
     arrived = np.where(np.isnan(ship.delivered_at), np.inf, ship.delivered_at)
+    # one sort of the feed by (order, time): the customers' view and the tracking table
+    order_idx = np.lexsort((scans.time, scans.shipment))
     contacts = cust.contacts(scenario.customer, cust.CustomerDraws.draw(scenario.customer, n, streams),
                              orders.promised_at, wh.label_at, arrived, problem,
-                             scans.shipment, scans.time)
+                             scans.shipment[order_idx], scans.time[order_idx])
 
     report(0.95, "tables")
     tracking_no = TRACKING_BASE + np.arange(n, dtype=np.int64)
@@ -110,7 +112,6 @@ def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
         "service": service_cat, "region": region_cat, "promised_at": orders.promised_at,
         "label_at": wh.label_at, "handed_over_at": handoff,
     })  # fmt: skip
-    order_idx = np.lexsort((scans.time, scans.shipment))
     tracking = pd.DataFrame({
         "tracking_no": tracking_no[scans.shipment[order_idx]],
         "time": scans.time[order_idx],

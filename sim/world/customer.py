@@ -57,6 +57,31 @@ class CustomerDraws:
         )
 
 
+def _with_anchors(order: np.ndarray, time: np.ndarray, since: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each order's ``since`` followed by its events, sorted by (order, time) as
+    ``np.lexsort`` of the concatenation would (anchors first on ties).  The world hands
+    the events over sorted (the sort the tracking table is built from), so this is a
+    merge, not another sort of every event, unless an event precedes its anchor."""
+    n = since.size
+    ok = order.size == 0 or (
+        ((order[1:] > order[:-1]) | ((order[1:] == order[:-1]) & (time[1:] >= time[:-1]))).all()
+        and (time >= since[order]).all())
+    if not ok:
+        o = np.concatenate([np.arange(n), order])
+        t = np.concatenate([since, time])
+        idx = np.lexsort((t, o))
+        return o[idx], t[idx]
+    counts = np.bincount(order, minlength=n)
+    anchor_pos = np.arange(n) + np.concatenate([[0], np.cumsum(counts)[:-1]])
+    event_pos = np.arange(order.size) + order + 1  # after the anchors of orders <= its own
+    o = np.empty(n + order.size, dtype=np.int64)
+    t = np.empty(n + order.size)
+    o[anchor_pos], t[anchor_pos] = np.arange(n), since
+    o[event_pos], t[event_pos] = order, time
+    return o, t
+
+
 def first_stall(order: np.ndarray, time: np.ndarray, since: np.ndarray, until: np.ndarray,
                 patience: np.ndarray) -> np.ndarray:
     """Earliest instant at which an order's tracking had shown no news for ``patience`` hours.
@@ -65,20 +90,20 @@ def first_stall(order: np.ndarray, time: np.ndarray, since: np.ndarray, until: n
     shipping confirmation) and only gaps before ``until`` (arrival) count.  inf if none.
     """
     n = since.size
-    o = np.concatenate([np.arange(n), order])
-    t = np.concatenate([since, time])
+    o, t = _with_anchors(order, time, since)
     keep = t < until[o]
     o, t = o[keep], t[keep]
-    idx = np.lexsort((t, o))
-    o, t = o[idx], t[idx]
     nxt = np.empty_like(t)
     nxt[:-1] = t[1:]
     last = np.ones(o.size, bool)
     last[:-1] = o[1:] != o[:-1]
     nxt[last] = until[o[last]]
-    stalled = (nxt - t) > patience[o]
+    stalled = np.flatnonzero((nxt - t) > patience[o])
+    # events are sorted by (order, time): an order's first stall is its earliest
+    so = o[stalled]
+    first = stalled[np.r_[True, so[1:] != so[:-1]]] if stalled.size else stalled
     out = np.full(n, np.inf)
-    np.minimum.at(out, o[stalled], t[stalled] + patience[o[stalled]])
+    out[o[first]] = t[first] + patience[o[first]]
     return out
 
 
