@@ -4,9 +4,9 @@ Outputs, all in the sweep folder (written only after every input was checked):
 
 * ``results.parquet`` / ``results.csv`` -- one row per setting x KPI: the swept parameters,
   mean, sd, CI, N, and the paired difference against the baseline setting (per-comparison
-  interval, p, Holm-adjusted p, simultaneous interval, significant, and the share of
+  interval, p, Holm-adjusted p and interval, significant, and the share of
   replications on literally the same world);
-* ``differences.png`` -- the paired differences against the baseline with simultaneous
+* ``differences.png`` -- the paired differences against the baseline with Holm-adjusted
   intervals (what decides; intervals of means overlap even where differences are clear);
 * ``tradeoff_<kpi>.png`` -- each headline KPI against the swept numeric parameter with CI
   bands, one line per value of the other parameters (log scale where values span decades);
@@ -185,7 +185,7 @@ def tradeoff_figure(results: pd.DataFrame, kpi: str, x: str | None, by: list[str
 
 
 def differences_figure(fam: Family, kpis: list[str], names: dict[str, str]):
-    """Paired differences (setting - its baseline) with simultaneous intervals, one panel per
+    """Paired differences (setting - its baseline) with Holm-adjusted intervals, one panel per
     KPI; a filled marker is a difference the report claims (Holm, family-wise level)."""
     plt = _plt()
     t = fam.tests[(fam.tests["kind"] == "baseline") & fam.tests["kpi"].isin(kpis)]
@@ -203,7 +203,7 @@ def differences_figure(fam: Family, kpis: list[str], names: dict[str, str]):
         pos = np.arange(len(rows))[::-1]
         f = _scale(k)
         d = g["diff"].to_numpy(float) * f
-        lo, hi = g["sim_low"].to_numpy(float) * f, g["sim_high"].to_numpy(float) * f
+        lo, hi = g["adj_low"].to_numpy(float) * f, g["adj_high"].to_numpy(float) * f
         err = np.vstack([np.nan_to_num(d - lo), np.nan_to_num(hi - d)])
         sig = g["significant"].fillna(False).to_numpy(bool)
         ax.errorbar(d, pos, xerr=err, fmt="none", ecolor="C0", capsize=3)
@@ -221,9 +221,9 @@ def differences_figure(fam: Family, kpis: list[str], names: dict[str, str]):
                       fontsize=7)  # fmt: skip
         ax.grid(alpha=0.3, axis="x")
     axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"Paired differences against the baseline (same worlds), simultaneous {conf:g} %"
-                 f" intervals\n(Bonferroni over the report's {fam.m} comparisons; filled = "
-                 "claimed by Holm at the family-wise level)", fontsize=9)  # fmt: skip
+    fig.suptitle("Paired differences against the baseline (same worlds), with Holm-adjusted "
+                 f"intervals\n({fam.m} comparisons, family-wise level {100 - conf:g} %; filled"
+                 " = claimed: its interval excludes 0)", fontsize=9)  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -297,7 +297,7 @@ def _kpi_error(flag: str, name: str, kpis: list[str]) -> ReportError:
 def _problems(c: Collected) -> list[str]:
     out = []
     for _, r in c.failed.iterrows():
-        why = r["error"] or "no reason recorded"
+        why = (str(r["error"]).strip().splitlines() or ["no reason recorded"])[0]
         out.append(f"`{r['run']}` ({r['setting']}): **{r['status']}** -- {why}")
     return out
 
@@ -469,7 +469,7 @@ def _best_block(doc: Doc, rep: Report, kpi: str, lower: bool, title: str, conf: 
                      str(r["n"]), "yes" if inset else "no"])  # fmt: skip
     out = len(df) - len(keep)
     doc.p(f"**{len(keep)} of {len(df)} settings** cannot be told apart from the best "
-          f"(the *best set*); {out} {'is' if out == 1 else 'are'} significantly worse than some "
+          f"(the _best set_); {out} {'is' if out == 1 else 'are'} significantly worse than some "
           f"other setting. Each pair of settings is compared on the same worlds; the best "
           f"setting is left out of the set with probability at most {100 * (1 - conf):g} %.")
     doc.table(["setting", "mean", f"{100 * conf:g} % CI of the mean", "N", "in the best set"],
@@ -489,7 +489,7 @@ def _document(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> Doc:
         doc.p(f"**How sure**: every difference this report claims comes from one family of "
               f"{fam.m} paired comparisons (each setting against its baseline on every KPI, "
               f"every pair of settings on `{cost_kpi}` and `{sat_kpi}`), Holm-adjusted: the "
-              f"chance that it claims *any* difference that is not real is at most {alpha} % "
+              f"chance that it claims _any_ difference that is not real is at most {alpha} % "
               f"(family-wise level). {int(fam.tests['significant'].sum())} comparisons are "
               "claimed.")  # fmt: skip
     problems = _problems(c)
@@ -514,10 +514,10 @@ def _document(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> Doc:
         doc.h2("Differences against the baseline")
         how = f"--baseline {baseline!r}" if baseline else "default: the first finished run"
         doc.p(f"Baseline {', '.join(f'**{b}**' for b in bl)} ({how}). Each cell: the paired "
-              f"difference (setting - baseline, on the same worlds) and its simultaneous "
-              f"interval over the family; **bold** = a difference the report claims "
-              f"(Holm, family-wise {alpha} %). All KPIs: the `diff*` and `p_holm` columns of "
-              "`results.csv`.")  # fmt: skip
+              f"difference (setting - baseline, on the same worlds) and its interval at the "
+              f"level Holm's procedure tested it; **bold** = a difference the report claims "
+              f"(its interval excludes 0; family-wise level {alpha} %). All KPIs: the `diff*`, "
+              "`p_holm` and `adj_*` columns of `results.csv`.")  # fmt: skip
         rows = []
         for _, g in diff_rows.groupby("run", sort=False):
             g = g.set_index("kpi")
@@ -528,7 +528,7 @@ def _document(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> Doc:
                     continue
                 s = g.loc[k]
                 cell = (f"{fmt_kpi(k, s['diff'], True)} "
-                        f"{fmt_interval(k, s['sim_low'], s['sim_high'], True)}")  # fmt: skip
+                        f"{fmt_interval(k, s['adj_low'], s['adj_high'], True)}")  # fmt: skip
                 cells.append(f"**{cell}**" if bool(s["significant"]) else cell)
             rows.append([g["setting"].iloc[0], *cells])
         doc.table(["setting", *[axis_label(k) for k in heads]], rows)
@@ -550,7 +550,7 @@ def _document(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> Doc:
             rows.append([g["setting"].iloc[0], *cells])
         doc.table(["setting", *[axis_label(k) for k in heads]], rows)
     doc.h2("Plots")
-    caps = {"differences.png": "Paired differences against the baseline (simultaneous "
+    caps = {"differences.png": "Paired differences against the baseline (Holm-adjusted "
                                "intervals; filled red = claimed).",
             "cost_vs_satisfaction.png": "Cost against expected stars: settings on the Pareto "
                                         "front are not beaten on both; the arrow points to "

@@ -61,7 +61,7 @@ def direction(kpi: str) -> str | None:
 def axis_label(kpi: str) -> str:
     unit = unit_of(kpi)
     name = KPI_LABELS.get(kpi, kpi.replace("_", " "))
-    return f"{name} ({unit})" if unit else name
+    return f"{name} ({unit})" if unit and unit not in name else name
 
 
 def plain(v: float, digits: int = 3) -> str:

@@ -146,3 +146,21 @@ def test_calibrated_world_stars_on_time_vs_late(olist):
     res, _ = olist
     on, late = res.world_stars["on time"], res.world_stars["late"]
     assert abs(on[0] - 4.28) < 0.25 and abs(late[0] - 2.55) < 0.25, (on, late)
+
+
+def test_random_split_has_power_against_the_plain_model(olist):
+    """The same random-split check on the structure without the late component (one rho for
+    share and depth) fails on how late: the check can fail for the reason it states."""
+    import dataclasses
+
+    from sim.calibrate.run import _right_censoring, random_split_validation
+
+    res, _ = olist
+    s = res.settings
+    orders, _ = _right_censoring(res.history.orders, s)
+    plain = dataclasses.replace(res.model, lateness=dataclasses.replace(res.model.lateness,
+                                                                        kept=False))
+    v = random_split_validation(orders, None, s, plain)
+    assert v.model.lateness.late_prob == 0
+    failed = {r.figure for r in v.rows if not r.within}
+    assert "days late among late: median" in failed, failed

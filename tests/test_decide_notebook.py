@@ -16,9 +16,10 @@ def test_choose_a_policy_notebook_runs(tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     monkeypatch.setenv("EXSIM_NB_EXTRA", "scenario.days=3 scenario.orders.per_day=300")
-    monkeypatch.setenv("EXSIM_NB_TRIALS", "4")
+    monkeypatch.setenv("EXSIM_NB_TRIALS", "3")
     monkeypatch.setenv("EXSIM_NB_WORLDS", "2")
-    monkeypatch.setenv("EXSIM_NB_N0", "4")
+    monkeypatch.setenv("EXSIM_NB_N0", "3")
+    monkeypatch.setenv("EXSIM_NB_ANALYSTS_MAX", "2")
     monkeypatch.setenv("EXSIM_NB_OUT", str(tmp_path / "out"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",

@@ -20,14 +20,14 @@ from sim.decide import optimize
 from sim.decide.evaluate import Problem, evaluate
 
 TINY = ["scenario.days=3", "scenario.orders.per_day=300", "progress=false"]
-# the space: analysts per shift 1..6 and a no-movement window (off, 24, 48, 72, 96 h)
+# the space: analysts per shift 1..4 and a no-movement window (off, 24, 48, 72, 96 h)
 SPACE = ["~decision.space.rules.past_promise", "~decision.space.plans.missing_parcel",
          "decision.space.business_hours=false", "decision.space.weather_hold=false",
          "decision.space.rules.no_movement.low=24", "decision.space.rules.no_movement.step=24",
-         "decision.space.analysts=[1,6]"]  # fmt: skip
-BUDGET = ["decision.budget.trials=16", "decision.budget.worlds=2",
-          "decision.budget.candidates=3", "decision.budget.n0=10", "decision.delta=0.5"]  # fmt: skip
-GRID = list(itertools.product(range(1, 7), [None, 24.0, 48.0, 72.0, 96.0]))
+         "decision.space.analysts=[1,4]"]  # fmt: skip
+BUDGET = ["decision.budget.trials=10", "decision.budget.worlds=2",
+          "decision.budget.candidates=2", "decision.budget.n0=5", "decision.delta=0.5"]  # fmt: skip
+GRID = list(itertools.product(range(1, 5), [None, 24.0, 48.0, 72.0, 96.0]))
 
 
 def policy(analysts: int, hours: float | None) -> list[str]:
@@ -44,11 +44,13 @@ def grid() -> pd.DataFrame:
     import sim
 
     worlds = [sim.run_world(p.cfg, replication=r) for r in range(2)]
+    sq = [evaluate([p.status_quo()], w)[0]["stars_mean"] for w in worlds]
     rows = []
     for a, h in GRID:
         k = [evaluate([p.policy(policy(a, h))], w)[0] for w in worlds]
         rows.append({"analysts": a, "hours": h,
-                     **{m: np.mean([x[m] for x in k]) for m in ("cost_per_order", "stars_mean")}})
+                     "cost_per_order": np.mean([x["cost_per_order"] for x in k]),
+                     "stars_gain": np.mean([x["stars_mean"] - s for x, s in zip(k, sq, strict=True)])})
     return pd.DataFrame(rows).sort_values("cost_per_order").reset_index(drop=True)
 
 
@@ -79,10 +81,10 @@ def test_optimiser_finds_the_planted_best_policy(grid, tmp_path):
     # clean-up on fresh worlds: replications disjoint from the search's 0..1
     clean = pd.read_parquet(tmp_path / "cleanup.parquet")
     assert clean["replication"].min() >= 100_000
-    assert rec["worlds_cleanup"] >= 20 and rec["worlds_search"] == 2
+    assert rec["worlds_cleanup"] >= 10 and rec["worlds_search"] == 2
     assert rec["difference"]["ci_high"] < 0  # cheaper than the status quo, surely
     trials = pd.read_parquet(tmp_path / "trials.parquet")
-    assert (trials["state"] == "COMPLETE").sum() == 16
+    assert (trials["state"] == "COMPLETE").sum() == 10
     html = (tmp_path / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "<table" in html
     assert html.index("Recommended") < html.index("<img")  # the recommendation first
@@ -90,27 +92,33 @@ def test_optimiser_finds_the_planted_best_policy(grid, tmp_path):
 
 
 def test_constraints_are_honoured(grid, tmp_path):
-    # Stars at least 0.015 above the status quo (paired, 80 % sure): only a 24 h window
-    # gets there, so the cheapest policies (planted above) are out and the best feasible
-    # one is one analyst with the 24 h window.
+    # Stars at least 0.005 above the status quo (paired, 80 % sure): a 24 h or 48 h window
+    # gets there, a longer or no window does not -- the cheapest policies are out.
+    bound = 0.005
+    feasible = grid["hours"].isin([24.0, 48.0])
+    assert (grid.loc[feasible, "stars_gain"] > bound).all()
+    assert (grid.loc[~feasible, "stars_gain"] < bound).all()
+    # policies cheaper than the runner-up feasible one break it: the constraint bites
+    runner_up = grid.loc[feasible, "cost_per_order"].iloc[1]
+    assert (~feasible & (grid["cost_per_order"] < runner_up)).any()
     rec = optimize([*TINY, *SPACE, *BUDGET, "~decision.constraints.case_wait",
                     "~decision.constraints.utilisation",
-                    "decision.constraints.stars.bound=0.015",
-                    "decision.constraints.stars.confidence=0.8"], tmp_path, progress=False)
+                    f"decision.constraints.stars.bound={bound}",
+                    "decision.constraints.stars.confidence=0.8"], tmp_path, progress=False,
+                   report=False)  # fmt: skip
     c = rec["constraints"]["stars"]
-    assert c["holds"] and c["bound_at_confidence"] >= 0.015 and c["relative"]
-    assert _has(rec, 1, 24.0), rec["policy_overrides"]
-    # the unconstrained best is not what was chosen, and it is cheaper: the constraint bit
-    unconstrained = grid.iloc[0]
-    assert unconstrained["hours"] != 24.0
+    assert c["holds"] and c["bound_at_confidence"] >= bound and c["relative"]
+    assert any(_has(rec, a, h) for a in range(1, 5) for h in (24.0, 48.0)), rec["policy_overrides"]
     assert not rec["candidates"][0]["feasible"]  # the status quo itself misses the bound
+    for e in rec["candidates"][1:]:  # the search took only policies meeting it to the clean-up
+        assert any(f"detection.no_movement.hours={h}" in e["overrides"] for h in (24.0, 48.0))
     # every system that passed screening met the bound on the screening worlds
     clean = pd.read_parquet(tmp_path / "cleanup.parquet")
     screen = clean[clean["stage"] == "screen"].pivot(index="replication", columns="system",
                                                        values="stars_mean")  # fmt: skip
     for e in rec["candidates"]:
         if e["feasible"] and e["system"] > 0:
-            assert (screen[e["system"]] - screen[0]).mean() >= 0.015
+            assert (screen[e["system"]] - screen[0]).mean() >= bound
 
 
 def _completed(db) -> list[optuna.trial.FrozenTrial]:
@@ -124,7 +132,7 @@ def _completed(db) -> list[optuna.trial.FrozenTrial]:
 def test_a_killed_study_resumes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "sim.decide.cli", *TINY, *SPACE, "decision=cost_only",
-           "decision.stage=search", "decision.budget.trials=12", "decision.budget.worlds=2",
+           "decision.stage=search", "decision.budget.trials=8", "decision.budget.worlds=2",
            "decision.budget.candidates=2", f"hydra.run.dir={out}"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
@@ -140,18 +148,18 @@ def test_a_killed_study_resumes(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {t.number: t.params for t in _completed(db) if t.state.name == "COMPLETE"}
-    assert 3 <= len(before) < 12
+    assert 3 <= len(before) < 8
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-2000:]
     after = _completed(db)
     complete = {t.number: t.params for t in after if t.state.name == "COMPLETE"}
-    assert len(complete) == 12
+    assert len(complete) == 8
     assert all(complete[n] == p for n, p in before.items())  # earlier trials kept as they were
     assert not [t for t in after if t.state.name == "RUNNING"]  # the killed trial is closed
     # the worlds were simulated once, before the kill, and reused after it
     assert len((out / ".worlds" / "simulated.log").read_text().splitlines()) == 2
     trials = pd.read_parquet(out / "trials.parquet")
-    assert (trials["state"] == "COMPLETE").sum() == 12
+    assert (trials["state"] == "COMPLETE").sum() == 8
 
 
 def test_invalid_decision_exits_2_before_simulating(tmp_path):

@@ -12,6 +12,7 @@ from scipy import stats
 
 import sim
 from sim.config import ExperimentConfig
+from sim.configbase import ConfigError
 from sim.experiment import compare, paired_diff, replicate, summarize, t_interval, welch_diff
 from sim.experiment.core import half_width, sequential_n
 from sim.pipeline import RunResult
@@ -84,8 +85,8 @@ def test_auto_n_grows_until_precise():
                                        "experiment.rel_precision=1e-9",
                                        "experiment.max_replications=4"))
     assert capped.n == 4
-    with pytest.raises(KeyError, match="not a KPI"):
-        replicate(sim.load_config(*TINY, "replications=2", "experiment.target_kpi=nope"))
+    with pytest.raises(ConfigError, match="must be a KPI name"):  # refused before any world
+        sim.load_config(*TINY, "replications=2", "experiment.target_kpi=nope")
 
 
 def test_auto_n_starts_at_the_minimum():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,6 +52,13 @@ def test_report_table_plots_and_markdown(swept, capsys):
     assert "## Best by cost (`cost_per_order`" in md and "## Best by satisfaction" in md
     assert "6 of 6 runs finished" in md
     assert "report.md" in capsys.readouterr().out
+    # report.html: one self-contained file, every plot embedded, no file or network reference
+    html = (swept / "report.html").read_text()
+    pngs = sorted(p.name for p in swept.glob("*.png"))
+    assert "differences.png" in pngs
+    assert html.count('src="data:image/png;base64,') == len(pngs)
+    assert not re.search(r'src="(?!data:)', html)
+    assert "<table>" in html and "family-wise" in html
 
 
 def test_report_degrades_without_policy_kpis(swept, tmp_path):
@@ -182,18 +191,6 @@ def test_report_single_run_and_one_replication(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_report_html_is_self_contained(swept):
-    import re
-
-    assert report_main([str(swept)]) == 0
-    html = (swept / "report.html").read_text()
-    pngs = sorted(p.name for p in swept.glob("*.png"))
-    assert "differences.png" in pngs and "cost_vs_satisfaction.png" in pngs
-    assert html.count('src="data:image/png;base64,') == len(pngs)
-    assert not re.search(r'src="(?!data:)', html)  # no file or network reference
-    assert "<table>" in html and "family-wise" in html
-
-
 def test_log_scale_where_counts_span_decades_and_plain_numbers():
     import matplotlib
 
@@ -213,3 +210,25 @@ def test_log_scale_where_counts_span_decades_and_plain_numbers():
     assert fmt_kpi("cost_per_order", 3.071) == "$3.07" and fmt_kpi("on_time_share", 0.9561) == "95.6 %"
     assert fmt_kpi("case_wait_hours", -0.5, signed=True) == "-0.500 h"
     assert fmt_interval("stars_mean", 4.07, 4.13) == "[4.07, 4.13] stars"
+
+
+def test_run_lock_tells_running_from_crashed(tmp_path):
+    """A run folder with a run lock: held by a live writer = running, free = crashed,
+    whatever host and pid status.json records."""
+    import fcntl
+    import json
+
+    from sim.experiment.collect import collect
+
+    d = _fake_sweep(tmp_path / "s", settings=(12, 24, 48))
+    for k in (1, 2):
+        f = d / str(k) / "status.json"
+        f.write_text(json.dumps(json.loads(f.read_text()) | {"status": "running",
+                                                             "host": "elsewhere", "pid": 7}))
+        (d / str(k) / ".run.lock").touch()
+    with open(d / "1" / ".run.lock", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # run 1's writer is alive
+        runs = collect(d).runs.set_index("run")
+    assert runs.loc["1", "status"] == "running" and "holds .run.lock" in runs.loc["1", "error"]
+    assert runs.loc["2", "status"] == "crashed" and "no process holds" in runs.loc["2", "error"]
+    assert runs.loc["0", "status"] == "ok"

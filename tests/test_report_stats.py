@@ -62,7 +62,7 @@ def test_family_finds_a_planted_best_and_keeps_world_only_kpis_out():
     t = fam.tests
     assert fam.best["k0"] == ["s3"]
     hit = t[(t["kind"] == "baseline") & (t["kpi"] == "k0") & (t["b"] == "s3")].iloc[0]
-    assert hit["significant"] and hit["diff"] < 0 and hit["sim_high"] < 0
+    assert hit["significant"] and hit["diff"] < 0 and hit["adj_high"] < 0
     # world-only KPIs: every difference is exactly 0 -> not a test, not in the family size m
     world_only = t[t["kpi"].isin([f"k{j}" for j in range(N_KPIS - 4, N_KPIS)])]
     assert world_only["p_value"].isna().all() and not world_only["significant"].any()
@@ -76,3 +76,15 @@ def test_holm_adjustment():
     # sorted: 0.005*4, 0.01*3, 0.03*2, 0.04*1 -> 0.02, 0.03, 0.06, 0.06 (monotone)
     assert np.allclose(holm(p), [0.03, 0.06, np.nan, 0.06, 0.02], equal_nan=True)
     assert np.isnan(holm([np.nan])).all() and holm([]).size == 0
+
+
+def test_plotted_intervals_agree_with_the_claims():
+    """The interval at the level Holm tested each comparison excludes 0 exactly when the
+    report claims that difference (a Bonferroni interval would not always)."""
+    rng = np.random.default_rng(5)
+    shift = np.zeros((1, K_SETTINGS, N_KPIS))
+    shift[0, 1:, :6] = rng.normal(0, 2.5, (K_SETTINGS - 1, 6))  # some clear, some borderline
+    t = _family(_synthetic(rng, shift)).tests.dropna(subset=["p_value"])
+    excludes = (t["adj_low"] > 0) | (t["adj_high"] < 0)
+    assert 0 < t["significant"].sum() < len(t)
+    assert (excludes == t["significant"]).all()

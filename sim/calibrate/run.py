@@ -112,6 +112,20 @@ class CalibrationResult:
         return next((v for v in self.validations if v.kind == kind), None)
 
 
+def random_split_validation(o: pd.DataFrame, events, s: CalibrationSettings, model: Model
+                            ) -> Validation | None:
+    """Validation 1: a random share of the orders fits the model's structure (chosen on the
+    whole history), the others -- same period, never seen by the fit -- check it."""
+    rng = np.random.default_rng(s.seed + 11)
+    pick = np.zeros(len(o), bool)
+    pick[rng.permutation(len(o))[: int(round(s.random_fit_share * len(o)))]] = True
+    e = model.est
+    return _validate("random", "Validation 1 — random split (structure)",
+                     f"a random {s.random_fit_share:.0%} of the orders ({e.start:%Y-%m-%d} .. "
+                     f"{e.end:%Y-%m-%d}) fit the model; the others, from the same period and "
+                     "never seen by the fit, check it", o[pick], o[~pick], events, s, model)
+
+
 def split_by_time(orders: pd.DataFrame, fit_fraction: float) -> pd.Timestamp:
     """Midnight at or after the ``fit_fraction`` quantile of purchase times."""
     t = np.sort(orders["purchase"].to_numpy())
@@ -252,14 +266,8 @@ def calibrate(orders_path: str | Path, settings: CalibrationSettings, *,
                                scenario, path, outcomes, out_path, reviews=reviews)
 
     # validation 1: a random split (same period) checks the structure
-    rng = np.random.default_rng(s.seed + 11)
-    pick = np.zeros(len(o), bool)
-    pick[rng.permutation(len(o))[: int(round(s.random_fit_share * len(o)))]] = True
     say("validation 1: random split")
-    v1 = _validate("random", "Validation 1 — random split (structure)",
-                   f"a random {s.random_fit_share:.0%} of the orders ({window}) fit the model; "
-                   "the others, from the same period and never seen by the fit, check it",
-                   o[pick], o[~pick], events, s, model)
+    v1 = random_split_validation(o, events, s, model)
     # validation 2: a later-period split checks forecasting and shows drift
     split_at = split_by_time(o, s.fit_fraction)
     early, late = o[o["purchase"] < split_at], o[o["purchase"] >= split_at]

@@ -35,7 +35,11 @@ def _app(dcfg: DictConfig) -> float:
     from sim.decide.choose import optimize
     from sim.decide.report import headline
 
-    rec = optimize(overrides, out, progress=None if cfg.progress else False)
+    try:
+        rec = optimize(overrides, out, progress=None if cfg.progress else False)
+    except ConfigError as err:  # e.g. a status quo that changes the scenario
+        print(f"exsim-optimize: {err}", file=sys.stderr)
+        sys.exit(2)
     if "policy" not in rec:  # decision.stage=search: a worker's share of the study
         print(f"exsim-optimize: the study holds {rec['trials']} completed trials ({out})")
         return float("nan")
@@ -46,8 +50,25 @@ def _app(dcfg: DictConfig) -> float:
 
 
 def main() -> None:
+    """Config errors exit 2 (Hydra's and OmegaConf's messages kept), before any world."""
+    import os
+
+    from sim.cli import _config_error
+
     register_configs()
-    _app()
+    user_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us (it would exit 1)
+    try:
+        _app()
+    except Exception as err:
+        msg = _config_error(err)
+        if user_full or msg is None:
+            raise
+        print(f"exsim-optimize: invalid command line or config: {msg}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        if not user_full:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,17 @@ class Problem:
         return to_config(c)
 
     def status_quo(self) -> ExsimConfig:
+        """The status quo on the same worlds (its overrides may change the policy only)."""
+        from sim.config import ConfigError
+
         keys = {_key(o) for o in self.status_quo_overrides}
         base = [o for o in self.base_overrides if _key(o) not in keys]
-        return to_config(compose([*base, *self.status_quo_overrides]))
+        sq = to_config(compose([*base, *self.status_quo_overrides]))
+        if sq.scenario != self.cfg.scenario or sq.seed != self.cfg.seed:
+            raise ConfigError([f"decision.status_quo = {self.status_quo_overrides}: must change "
+                               "the policy only (detection, recovery), not the scenario or "
+                               "seed: every comparison is on the same worlds"])
+        return sq
 
     def run_overrides(self, policy: Sequence[str]) -> list[str]:
         """Everything ``exsim`` needs to reproduce a policy on this problem's scenario."""

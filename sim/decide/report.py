@@ -67,11 +67,15 @@ def diff_figure(res: CleanupResult, summary: list[dict], d: DecisionConfig,
     kpis = list(dict.fromkeys(kpis))
     cands = [e for e in summary if e["system"] > 0]
     m = max(1, len(cands))
-    fig, axes = plt.subplots(1, len(kpis), figsize=(4.2 * len(kpis), 0.6 * len(cands) + 2.2),
-                             squeeze=False, sharey=True)  # fmt: skip
+    ncol = min(2, len(kpis))
+    nrow = -(-len(kpis) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11, nrow * (0.5 * len(cands) + 2.4)),
+                             squeeze=False)  # fmt: skip
+    for ax in axes.ravel()[len(kpis):]:
+        ax.set_visible(False)
     rows = res.rows
     sq = rows[rows["system"] == 0].set_index("replication")
-    for ax, kpi in zip(axes[0], kpis, strict=True):
+    for ax, kpi in zip(axes.ravel(), kpis, strict=False):
         for y, e in enumerate(cands):
             x = rows[rows["system"] == e["system"]].set_index("replication")
             common = x.index.intersection(sq.index)
@@ -95,7 +99,8 @@ def diff_figure(res: CleanupResult, summary: list[dict], d: DecisionConfig,
                 better = "lower" if c.sense == "at_most" else "higher"
         ax.set_title(f"{kpi}\n(candidate − status quo; {better or '?'} is better)", fontsize=9)
         ax.set_xlabel(f"paired difference, {confidence:.0%} family-wise interval")
-        ax.set_yticks(range(len(cands)), [_short(e["label"], 45) for e in cands], fontsize=7)
+        ax.set_yticks(range(len(cands)), [_short(e["label"], 38) for e in cands], fontsize=7)
+        ax.set_ylim(-0.5, len(cands) - 0.5)
     fig.suptitle("Paired differences against the status quo on the clean-up worlds "
                  "(green: the recommendation)", fontsize=10)  # fmt: skip
     fig.tight_layout()
@@ -181,7 +186,7 @@ def staffing_figure(problem: Problem, rec: dict, d: DecisionConfig, progress, ca
 
     cfg = problem.status_quo() if rec["is_status_quo"] else problem.policy(rec["policy_overrides"])
     lo, hi = d.space.analysts or [1, 12]
-    sizes = sorted({int(a) for a in np.linspace(lo, hi, num=min(8, hi - lo + 1)).round()})
+    sizes = sorted({int(a) for a in np.linspace(lo, hi, num=min(6, hi - lo + 1)).round()})
     df = staffing_curve(cfg, sizes, max(2, d.budget.worlds), cache=cache,
                         progress=False if progress is False else None)  # fmt: skip
     return df, plot_staffing_curve(df, title="Staffing curve of the recommended policy "

@@ -56,7 +56,6 @@ class KimNelson:
     sums: np.ndarray = field(default_factory=lambda: np.empty(0))  # (M, k)
     alive: np.ndarray = field(default_factory=lambda: np.empty(0, bool))  # (M, k)
     r: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # (M,) worlds seen
-    n_max: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # (M,) last world
 
     def start(self, first: np.ndarray) -> None:
         first = np.asarray(first, float)
@@ -71,9 +70,6 @@ class KimNelson:
         self.sums = first.sum(axis=1)
         self.alive = np.ones((m, k), bool)
         self.r = np.full(m, n0)
-        off = ~np.eye(k, dtype=bool)
-        nil = np.floor(self.h2 * self.s2 / self.delta**2)
-        self.n_max = np.where(off, nil, 0).max(axis=(1, 2)).astype(int) if k > 1 else np.full(m, n0)
         self._screen(np.ones(m, bool))
 
     @property

@@ -14,11 +14,20 @@ from sim.experiment.collect import Collected, collect, results_table
 from sim.experiment.core import Comparison, Replications, compare, replicate
 from sim.experiment.folder import SweepFolderError, run_state
 from sim.experiment.runs import RunRecord, run_setting, setting_of
-from sim.experiment.stats import paired_diff, paired_table, summarize, t_interval, welch_diff
+from sim.experiment.stats import (
+    Family,
+    family_tests,
+    holm,
+    paired_diff,
+    paired_table,
+    summarize,
+    t_interval,
+    welch_diff,
+)
 from sim.experiment.sweep import SweepResult, grid_overrides, sweep
 
 __all__ = [
-    "Collected", "Comparison", "Replications", "RunRecord", "SweepResult", "WorldCache",
+    "Collected", "Comparison", "Family", "family_tests", "holm", "Replications", "RunRecord", "SweepResult", "WorldCache",
     "collect", "compare", "grid_overrides", "paired_diff", "paired_table", "replicate",
     "results_table", "run_setting", "run_state", "setting_of", "SweepFolderError",
     "summarize", "sweep", "t_interval", "welch_diff", "world_key",

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.experiment.folder import RUN_LOCK, lock_held
 from sim.experiment.stats import DIFF_COLUMNS, Family, family_tests, kpi_columns, summarize
 
 SKIP_DIRS = {".worlds", ".submitit", ".hydra"}
@@ -96,15 +97,25 @@ def read_status_file(folder: Path) -> dict:
     return st
 
 
-def liveness(st: dict) -> tuple[str, str]:
+def liveness(st: dict, folder: Path | None = None) -> tuple[str, str]:
     """(status, note) of a run whose status.json says "running".
 
-    The rule: the run records its host and pid when it starts.  On this host, a pid that
-    no longer exists means the run crashed (killed, out of memory, machine restarted) --
-    "crashed"; a live pid is taken as still running (a recycled pid would look alive: the
-    rule errs towards "running").  On another host we cannot look: "running" with a note.
+    With a run lock in the folder (its writer holds an exclusive ``flock`` on ``.run.lock``
+    while it runs, as :func:`sim.experiment.folder.run_state` reads it), the lock decides:
+    held = "running", free = "crashed" (killed, out of memory, node lost) -- valid across
+    hosts on a file system with locks.
+    Without one (folders written before the lock existed), the host and pid recorded at the
+    start: on this host a pid that no longer exists means "crashed", a live one "running"
+    (a recycled pid would look alive: the rule errs towards running); on another host we
+    cannot look, so "running" with a note.
     """
     host, pid = st.get("host"), st.get("pid")
+    lock = folder / RUN_LOCK if folder is not None else None
+    if lock is not None and lock.is_file() and not lock.is_symlink():
+        if lock_held(folder):
+            return "running", f"its writer holds {lock.name} (pid {pid} on {host})"
+        return "crashed", (f"says running but no process holds {lock.name} (pid {pid} on "
+                           f"{host}): killed or crashed")  # fmt: skip
     if not host or not isinstance(pid, int):
         return "running", "no host/pid recorded: cannot tell running from crashed"
     if host != socket.gethostname():
@@ -152,7 +163,7 @@ def collect(sweep_dir: str | Path) -> Collected:
                 params.append(k)
         status, error = str(st.get("status", "?")), str(st.get("error", "") or "")
         if status == "running":
-            status, error = liveness(st)
+            status, error = liveness(st, folder)
         row = {"run": run, "folder": str(folder), "status": status,
                "setting": str(st.get("setting", run)), "n": st.get("n", 0),
                "elapsed_s": st.get("elapsed_s", np.nan), "error": error, **p}  # fmt: skip
@@ -272,13 +283,13 @@ def analyse(c: Collected, baseline: str | None = None, confidence: float = 0.95,
             if (run["run"], k) in bt.index:
                 t = bt.loc[(run["run"], k)]
                 row.update({col: t[col] for col in ("diff", "diff_sd", "diff_low", "diff_high",
-                                                    "diff_n", "p_value", "p_holm", "sim_low",
-                                                    "sim_high", "significant")})  # fmt: skip
+                                                    "diff_n", "p_value", "p_holm", "adj_low",
+                                                    "adj_high", "significant")})  # fmt: skip
                 row["diff_half_width"] = (t["diff_high"] - t["diff_low"]) / 2
                 row["same_worlds"] = same
             rows.append(row)
     cols = ["run", "setting", *c.params, "kpi", "mean", "sd", "ci_low", "ci_high", "half_width",
-            "n", "baseline", *DIFF_COLUMNS, "p_holm", "sim_low", "sim_high",
+            "n", "baseline", *DIFF_COLUMNS, "p_holm", "adj_low", "adj_high",
             "same_worlds"]  # fmt: skip
     out = pd.DataFrame(rows)
     for col in cols:

@@ -199,6 +199,35 @@ def diff_columns(d: np.ndarray, confidence: float) -> dict[str, np.ndarray]:
     return {"diff": mean, "diff_sd": sd, "diff_n": n, "diff_low": lo, "diff_high": hi, "p_value": p}
 
 
+def _holm_intervals(tests: pd.DataFrame, alpha: float, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each difference's t-interval at the level Holm's procedure tested it.
+
+    Holm tests the j-th smallest p (j = 0, 1, ...) at alpha / (m - j) and stops at the first
+    that fails; the later ones are judged at that same level.  An interval at that level
+    excludes 0 exactly when the report claims the difference, so the plotted intervals and
+    the claims always agree (a Bonferroni interval at alpha / m would be wider and could
+    touch 0 for a claimed difference).
+    """
+    n = len(tests)
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    p = tests["p_value"].to_numpy(float)
+    ok = np.flatnonzero(np.isfinite(p))
+    if not m or not ok.size:
+        return lo, hi
+    order = ok[np.argsort(p[ok], kind="stable")]
+    k = int(tests["significant"].to_numpy(bool)[order].sum())  # Holm rejects the k smallest
+    step = np.empty(n)
+    step[order] = np.minimum(np.arange(order.size), k)
+    level = alpha / (m - step[ok])
+    d = tests["diff"].to_numpy(float)[ok]
+    sd = tests["diff_sd"].to_numpy(float)[ok]
+    nn = tests["diff_n"].to_numpy(float)[ok]
+    half = stats.t.ppf(1 - level / 2, nn - 1) * sd / np.sqrt(nn)
+    half = np.where(sd == 0, 0.0, half)
+    lo[ok], hi[ok] = d - half, d + half
+    return lo, hi
+
+
 @dataclass
 class Family:
     """Every comparison a report states, adjusted together.
@@ -206,8 +235,8 @@ class Family:
     ``tests``: one row per comparison: ``kind`` ("baseline": setting b against its baseline a,
     every KPI; "pair": every pair of settings on a ranking KPI), ``kpi``, ``a``, ``b``, the
     paired difference b - a (mean, sd, n, per-comparison interval), ``p_value``, ``p_holm``,
-    ``significant`` (p_holm < alpha) and the simultaneous (Bonferroni) interval
-    ``sim_low``/``sim_high`` at 1 - alpha/m.  ``best``: per ranking KPI, the settings that
+    ``significant`` (p_holm < alpha) and ``adj_low``/``adj_high``, the interval at the level
+    Holm tested the comparison (excludes 0 exactly when it is claimed).  ``best``: per ranking KPI, the settings that
     cannot be told apart from the best (none is significantly better than them).
     """
 
@@ -266,14 +295,7 @@ def family_tests(values: np.ndarray, settings: Sequence[str], kpis: Sequence[str
     tests["p_holm"] = holm(tests["p_value"].to_numpy())
     tests["significant"] = tests["p_holm"] < alpha
     m = int(np.isfinite(tests["p_value"]).sum())
-    if m and len(tests):
-        with np.errstate(invalid="ignore"):
-            q = stats.t.ppf(1 - alpha / (2 * m), np.maximum(tests["diff_n"] - 1, 1))
-        half = q * tests["diff_sd"] / np.sqrt(tests["diff_n"])
-        half = np.where(tests["diff_sd"] == 0, 0.0, half)
-        tests["sim_low"], tests["sim_high"] = tests["diff"] - half, tests["diff"] + half
-    else:
-        tests["sim_low"] = tests["sim_high"] = np.nan
+    tests["adj_low"], tests["adj_high"] = _holm_intervals(tests, alpha, m)
     best = {}
     for kpi, lower in ranking.items():
         if kpi not in kpis:
