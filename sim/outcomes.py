@@ -193,7 +193,7 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     late_pen = np.where(np.isfinite(arrival) | np.isfinite(refund_at), late_pen, c.never_penalty)
     # the item problem's weight: damaged (if it arrived), else the mis-pick kind unless the
     # pack check caught it; read per category of the categorical, not per order
-    mispick = tr["mispick"]
+    mispick = tr["mispick"].astype("category")  # a no-op for the world's own table
     kind_w = np.array([c.kind_weights.get(str(k), 0.0) for k in mispick.cat.categories])
     is_damaged = damaged & np.isfinite(orig)
     weights = np.where(is_damaged, c.kind_weights.get("damaged", 0.0),
