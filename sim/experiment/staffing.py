@@ -189,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         cache=WorldCache(args.cache) if args.cache else None)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out / "staffing.csv", index=False)
+    df.attrs["replications"].to_csv(args.out / "staffing_replications.csv", index=False)
     plot_staffing_curve(df).savefig(args.out / "staffing.png", dpi=110)
     cols = ["analysts", "cost_per_order", "cost_per_order_low", "cost_per_order_high",
             "cost_vs_cheapest", "cost_vs_cheapest_low", "cost_vs_cheapest_high",
