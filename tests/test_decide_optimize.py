@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from exp_helpers import ROOT
 
-from sim.decide import optimize
+from sim.decide import optimize, search
 from sim.decide.evaluate import Problem, evaluate
 
 TINY = ["scenario.days=3", "scenario.orders.per_day=300", "progress=false"]
@@ -157,6 +157,7 @@ def test_a_killed_study_resumes(tmp_path):
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    time.sleep(search.UNNAMED_GRACE_S)  # a trial killed at birth is orphaned after the grace
     before = {t.number: t.params for t in _completed(db) if t.state.name == "COMPLETE"}
     assert 2 <= len(before) < 6
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
@@ -181,3 +182,19 @@ def test_invalid_decision_exits_2_before_simulating(tmp_path):
     assert "decision.delta = -1.0: must be a finite number > 0" in r.stderr
     assert "decision.space.analysts = [5, 2]" in r.stderr
     assert not (tmp_path / "study.db").exists()
+
+
+def test_stale_trials_are_failed_but_a_live_workers_are_kept(tmp_path, monkeypatch):
+    """A trial whose process died before naming itself (killed right after Optuna created
+    it) is failed after the grace; a trial named by a live process of this host is kept."""
+    import socket
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    orphan = study.ask()  # RUNNING, no worker attr: its creator "died" at once
+    alive = study.ask()
+    alive.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    assert search.fail_stale(study) == 0  # the orphan is still inside its grace
+    monkeypatch.setattr(search, "UNNAMED_GRACE_S", -1.0)
+    assert search.fail_stale(study) == 1
+    states = {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
+    assert states == {orphan.number: "FAIL", alive.number: "RUNNING"}

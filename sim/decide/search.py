@@ -11,6 +11,7 @@ a killed process of this host is marked FAIL, and the search runs until the stud
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import socket
 import sys
@@ -51,13 +52,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# A live worker names itself on its trial within milliseconds of creating it; a RUNNING
+# trial still unnamed after this long was created by a process killed in that instant.
+UNNAMED_GRACE_S = 2.0
+
+
 def fail_stale(study: optuna.Study) -> int:
-    """Mark FAIL the trials a killed process of this host left RUNNING."""
+    """Mark FAIL the trials a killed process of this host left RUNNING (and trials whose
+    process was killed before it could name itself on them)."""
     host, n = socket.gethostname(), 0
+    now = datetime.datetime.now()  # Optuna stamps datetime_start in naive local time
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         w = str(t.user_attrs.get("worker", ""))
         h, _, pid = w.rpartition(":")
-        if h == host and pid.isdigit() and not _alive(int(pid)):
+        unnamed = (not w and t.datetime_start is not None
+                   and (now - t.datetime_start).total_seconds() > UNNAMED_GRACE_S)
+        if unnamed or (h == host and pid.isdigit() and not _alive(int(pid))):
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             n += 1
     return n
