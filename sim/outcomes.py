@@ -169,8 +169,9 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
                                np.where(item_dispute, value / items, 0.0))
     # a refund after the chargeback is not paid: the card network already returned the money
     ra = actions.loc[act == "refund"]
-    ra = ra[ra["time"].to_numpy() < dispute_at[ra["order_id"].to_numpy()]]
-    refunds = np.bincount(ra["order_id"].to_numpy(), weights=ra["amount"].to_numpy(), minlength=n)
+    ra_order = ra["order_id"].to_numpy().astype(np.int64)  # float when no action at all
+    paid = ra["time"].to_numpy() < dispute_at[ra_order]
+    refunds = np.bincount(ra_order[paid], weights=ra["amount"].to_numpy()[paid], minlength=n)
     resolved = np.minimum(np.minimum(arrival, refund_at), dispute_at)
 
     # contacts under the policy: a WISMO happens only while unresolved, and a proactive
