@@ -174,7 +174,7 @@ def work_cases_fast(alerts: pd.DataFrame, orders: pd.DataFrame, delivered_seen: 
     h_follow = h_triage * cfg.team.followup_share
     manual = np.ones(len(ACTIONS), dtype=np.bool_)
     manual[list(AUTOMATED_CODES)] = False
-    n_traces = np.bincount(plan_of, minlength=plan_len.size) if n else np.zeros(plan_len.size, np.int64)
+    n_traces = np.bincount(plan_of.astype(np.int64), minlength=plan_len.size)  # 0 cases too
     traces_per_plan = np.array([(codes[o:o + k] == ACTIONS.index("trace")).sum()
                                 for o, k in zip(plan_off, plan_len, strict=True)], dtype=np.int64)
     queue_cap = int(n + (n_traces * traces_per_plan).sum()) + 1

@@ -92,8 +92,8 @@ class FeedIndex:
         o = _order_rows(orders["tracking_no"].to_numpy(), tr["tracking_no"].to_numpy())
         t = tr["time"].to_numpy()
         seen = tr["seen_at"].to_numpy()
-        status = tr["status"].cat.codes.to_numpy()
-        sub = tr["sub_status"].cat.codes.to_numpy()
+        status, status_names = _codes(tr["status"])
+        sub, sub_names = _codes(tr["sub_status"])
         # the world writes the feed sorted by (order, time): sort only if it is not
         d_o, d_t = np.diff(o), np.diff(t)
         if not ((d_o > 0) | ((d_o == 0) & (d_t >= 0))).all():
@@ -105,8 +105,6 @@ class FeedIndex:
         first_time = np.full(n, np.inf)
         first_seen[o[first]] = seen[first]  # sorted by time and seen is monotone in time
         first_time[o[first]] = t[first]
-        status_names = tuple(tr["status"].cat.categories)
-        sub_names = tuple(tr["sub_status"].cat.categories)
         delivered = np.full(n, np.inf)
         m = status == (status_names.index("Delivered") if "Delivered" in status_names else -2)
         np.minimum.at(delivered, o[m], seen[m])
@@ -140,6 +138,15 @@ class FeedIndex:
         lo, hi = np.searchsorted(self.order, [order_row, order_row + 1])
         seen = self.seen[lo:hi]  # sorted: events are in time order and polls keep that order
         return int(np.searchsorted(seen, t1, side="right") - np.searchsorted(seen, t0, side="right"))
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer codes and their names of a categorical column (the world writes them so),
+    or of plain strings (factorised)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy(), tuple(str(c) for c in col.cat.categories)
+    codes, names = pd.factorize(col.to_numpy())
+    return codes, tuple(str(c) for c in names)
 
 
 def _order_rows(order_tracking: np.ndarray, event_tracking: np.ndarray) -> np.ndarray:

@@ -12,17 +12,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sim.api import load_config, run, run_world
     from sim.config import ConfigError, ExsimConfig, ScenarioConfig, validate
+    from sim.pipeline import evaluate_many
     from sim.world import World, simulate_world
 
 _WHERE = {
     "ConfigError": "sim.config", "ExsimConfig": "sim.config", "ScenarioConfig": "sim.config",
     "validate": "sim.config", "World": "sim.world", "simulate_world": "sim.world",
     "load_config": "sim.api", "run_world": "sim.api", "run": "sim.api",
+    "evaluate_many": "sim.pipeline",
 }  # fmt: skip
 
 __all__ = [
-    "ConfigError", "ExsimConfig", "ScenarioConfig", "World", "load_config", "run", "run_world",
-    "simulate_world", "validate",
+    "ConfigError", "ExsimConfig", "ScenarioConfig", "World", "evaluate_many", "load_config",
+    "run", "run_world", "simulate_world", "validate",
 ]
 
 

@@ -106,13 +106,28 @@ def grade_alerts(alerts: pd.DataFrame, vis: pd.DataFrame) -> pd.DataFrame:
 
 def _quality(g: pd.DataFrame, vis: pd.DataFrame, keep: np.ndarray) -> dict[str, float]:
     """Precision, recall and latency of a set of graded alerts (of kept orders)."""
+    return _quality_of(g["order_id"].to_numpy().astype(np.int64), g["time"].to_numpy(),
+                       g["true_positive"].to_numpy(dtype=bool),
+                       g["exception_start"].to_numpy(), vis, keep)
+
+
+def _quality_of(o: np.ndarray, time: np.ndarray, tp: np.ndarray, start: np.ndarray,
+                vis: pd.DataFrame, keep: np.ndarray) -> dict[str, float]:
+    """:func:`_quality` on arrays (alerts in table order): the same figures, without a
+    group-by per rule."""
     n = len(vis)
-    per_order = g.groupby("order_id")["true_positive"].any()
-    tp = g[g["true_positive"]]
-    first = tp.sort_values("time", kind="stable").drop_duplicates("order_id")
+    alerted = np.zeros(n, bool)
+    alerted[o] = True
+    any_tp = np.zeros(n, bool)
+    any_tp[o[tp]] = True
+    # each caught order's first true alert by time (ties: table order), in time order
+    rows = np.flatnonzero(tp)
+    rows = rows[np.argsort(time[rows], kind="stable")]
+    _, first_at = np.unique(o[rows], return_index=True)
+    first = rows[np.sort(first_at)]
     caught = np.zeros(n, bool)
-    caught[first["order_id"].to_numpy()] = True
-    lat = (first["time"] - first["exception_start"]).to_numpy()
+    caught[o[first]] = True
+    lat = time[first] - start[first]
     early = lat < 0
     actionable = keep & _masks(vis)["exception"]
     lost = keep & _masks(vis)["lost"]
@@ -121,8 +136,8 @@ def _quality(g: pd.DataFrame, vis: pd.DataFrame, keep: np.ndarray) -> dict[str, 
         return float(caught[mask].mean()) if mask.any() else np.nan
 
     return {
-        "precision": float(g["true_positive"].mean()) if len(g) else np.nan,
-        "precision_per_order": float(per_order.mean()) if len(per_order) else np.nan,
+        "precision": float(tp.mean()) if o.size else np.nan,
+        "precision_per_order": float(any_tp[alerted].mean()) if o.size else np.nan,
         "recall": share(actionable),
         "recall_lost": share(lost),
         "latency_hours": float(lat[~early].mean()) if (~early).any() else np.nan,
@@ -139,7 +154,7 @@ def alert_kpis(alerts: pd.DataFrame, truth: pd.DataFrame, keep: np.ndarray,
     g = grade_alerts(a, vis)
     q = _quality(g, vis, keep)
     caught_any = np.zeros(len(vis), bool)
-    caught_any[g.loc[g["true_positive"], "order_id"].to_numpy()] = True
+    caught_any[g["order_id"].to_numpy()[g["true_positive"].to_numpy(dtype=bool)]] = True
     k = {
         "precision": q["precision"], "precision_per_order": q["precision_per_order"],
         "recall": q["recall"], "detection_latency_hours": q["latency_hours"],
@@ -152,15 +167,22 @@ def alert_kpis(alerts: pd.DataFrame, truth: pd.DataFrame, keep: np.ndarray,
     for kind in ITEM_KINDS:
         m = keep & masks[f"item:{kind}"]
         k[f"recall_{kind}"] = float(caught_any[m].mean()) if m.any() else np.nan
-    proactive = g[g["rule"].astype(str) != REACTIVE_RULE]
-    pq = _quality(proactive, vis, keep)
+    o = g["order_id"].to_numpy().astype(np.int64)
+    time, tp = g["time"].to_numpy(), g["true_positive"].to_numpy(dtype=bool)
+    start = g["exception_start"].to_numpy()
+    rule = g["rule"].astype("category")  # groups in category order, as groupby(observed)
+    codes, names = rule.cat.codes.to_numpy(), rule.cat.categories
+    proactive = codes != (names.get_loc(REACTIVE_RULE) if REACTIVE_RULE in names else -2)
+    pq = _quality_of(o[proactive], time[proactive], tp[proactive], start[proactive], vis, keep)
     k["precision_proactive"] = pq["precision"]
     rows = []
-    for rule, gr in g.groupby("rule", observed=True):
-        rq = _quality(gr, vis, keep)
+    for c in np.unique(codes[codes >= 0]):
+        m = codes == c
+        rule, size = names[c], int(m.sum())
+        rq = _quality_of(o[m], time[m], tp[m], start[m], vis, keep)
         rows.append({
-            "rule": str(rule), "reactive": str(rule) == REACTIVE_RULE, "alerts": len(gr),
-            "alerts_per_day": len(gr) / measured_days, "orders_alerted": gr["order_id"].nunique(),
+            "rule": str(rule), "reactive": str(rule) == REACTIVE_RULE, "alerts": size,
+            "alerts_per_day": size / measured_days, "orders_alerted": np.unique(o[m]).size,
             "precision": rq["precision"], "precision_per_order": rq["precision_per_order"],
             "recall": rq["recall"], "recall_lost": rq["recall_lost"],
             "latency_hours": rq["latency_hours"], "early_alert_share": rq["early_alert_share"],

@@ -165,14 +165,33 @@ class SweepFolder(Callback):
         if unknown:  # a typo in a base key would fail every job: refuse the sweep up front
             print("exsim: invalid configuration:\n  " + "\n  ".join(unknown), file=sys.stderr)
             sys.exit(2)
-        hc = config.hydra
-        root = Path(hc.sweep.dir)
-        root = root if root.is_absolute() else Path(hc.runtime.cwd) / root
         try:
-            claim(root, list(hc.overrides.task), overwrite=bool(config.get("overwrite", False)))
+            claim(self._root(config), list(config.hydra.overrides.task),
+                  overwrite=bool(config.get("overwrite", False)))  # fmt: skip
         except SweepFolderError as err:
             print(f"exsim: refused: {err}", file=sys.stderr, flush=True)
             sys.exit(2)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        """A sweep none of whose runs finished exits 1, like a failed single run, so that a
+        script or a scheduler sees the failure (each run's reason is in its status.json)."""
+        from collections import Counter
+
+        from sim.experiment.folder import run_folders, run_state
+
+        root = self._root(config)
+        states = Counter(run_state(f) for f in run_folders(root))
+        if states and not states["ok"]:
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+            print(f"exsim: no run of the sweep finished ({counts}); the reasons are in each "
+                  f"run's status.json under {root}", file=sys.stderr, flush=True)  # fmt: skip
+            sys.exit(1)
+
+    @staticmethod
+    def _root(config: DictConfig) -> Path:
+        hc = config.hydra
+        root = Path(hc.sweep.dir)
+        return root if root.is_absolute() else Path(hc.runtime.cwd) / root
 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")

@@ -33,6 +33,7 @@ from sim.configbase import (  # noqa: F401  (re-exported for the policies' confi
     optional_nonneg,
     positive,
     prob,
+    rates,
     shift_problems,
     weights,
 )
@@ -178,7 +179,7 @@ class WeatherConfig:
     """Regional disruptions: hubs close and parcels stop moving and being scanned."""
 
     events_per_region_month: list[float] = _f(
-        [0.6, 0.6, 0.4, 0.2, 0.15, 0.15, 0.15, 0.3, 0.3, 0.15, 0.2, 0.5], weights(12)
+        [0.6, 0.6, 0.4, 0.2, 0.15, 0.15, 0.15, 0.3, 0.3, 0.15, 0.2, 0.5], rates(12)
     )  # by calendar month; winter storms, late-summer hurricanes
     duration_days_min: float = _f(1.0, positive)
     duration_days_max: float = _f(3.0, positive)

@@ -70,6 +70,20 @@ def weights(n: int | None = None) -> Check:
     return check
 
 
+def rates(n: int) -> Check:
+    """``n`` event rates >= 0; all zero is allowed (a calm scenario has no weather), unlike
+    :func:`weights`, which are normalised and so need a positive sum."""
+
+    def check(xs: Any) -> str | None:
+        if len(xs) != n:
+            return f"a list of {n} rates >= 0 (got {len(xs)} values)"
+        if not all(_num(x) and x >= 0 for x in xs):
+            return f"a list of {n} rates >= 0"
+        return None
+
+    return check
+
+
 def keyed_weights(allowed: tuple[str, ...]) -> Check:
     """Weights keyed by a subset of known names (a missing name has weight 0)."""
 

@@ -194,6 +194,8 @@ class WorldDesk:
         if reships is not None:
             parts.append(reships)
         if not parts:
-            return pd.DataFrame({c: pd.Series(dtype=float) for c in ACTION_COLUMNS})
+            # no action at all (a quiet tiny world): order ids stay integers, they index arrays
+            return pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "order_id" else float)
+                                 for c in ACTION_COLUMNS})  # fmt: skip
         df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         return df.sort_values(["time", "order_id"], kind="stable").reset_index(drop=True)

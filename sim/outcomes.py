@@ -169,9 +169,10 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
                                np.where(item_dispute, value / items, 0.0))
     # a refund after the chargeback is not paid: the card network already returned the money
     ra = actions.loc[act == "refund"]
-    ra_order = ra["order_id"].to_numpy().astype(np.int64)  # float when no action at all
-    paid = ra["time"].to_numpy() < dispute_at[ra_order]
-    refunds = np.bincount(ra_order[paid], weights=ra["amount"].to_numpy()[paid], minlength=n)
+    ra_order = ra["order_id"].to_numpy().astype(np.int64)  # (float when there is no action)
+    ra_paid = ra["time"].to_numpy() < dispute_at[ra_order]
+    refunds = np.bincount(ra_order[ra_paid], weights=ra["amount"].to_numpy()[ra_paid],
+                          minlength=n)
     resolved = np.minimum(np.minimum(arrival, refund_at), dispute_at)
 
     # contacts under the policy: a WISMO happens only while unresolved, and a proactive
@@ -194,12 +195,12 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     late_pen = np.where(np.isfinite(arrival) | np.isfinite(refund_at), late_pen, c.never_penalty)
     # the item problem's weight: damaged (if it arrived), else the mis-pick kind unless the
     # pack check caught it; read per category of the categorical, not per order
-    mispick = tr["mispick"].astype("category")  # a no-op for the world's own table
-    kind_w = np.array([c.kind_weights.get(str(k), 0.0) for k in mispick.cat.categories])
+    mispick = pd.Categorical(tr["mispick"])  # (the world writes a categorical: no copy)
+    kind_w = np.array([c.kind_weights.get(str(k), 0.0) for k in mispick.categories])
     is_damaged = damaged & np.isfinite(orig)
     weights = np.where(is_damaged, c.kind_weights.get("damaged", 0.0),
                        np.where(tr["mispick_caught"].to_numpy(), c.kind_weights.get("none", 0.0),
-                                kind_w[mispick.cat.codes.to_numpy()]))
+                                kind_w[mispick.codes]))
     item_pen = np.where(np.isfinite(orig), weights * c.late_reference_penalty, 0.0)
     penalty = np.maximum(late_pen, item_pen)
     acted = np.isfinite(first_facing) | (n_item > 0)

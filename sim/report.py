@@ -469,7 +469,7 @@ def _best_block(doc: Doc, rep: Report, kpi: str, lower: bool, title: str, conf: 
                      str(r["n"]), "yes" if inset else "no"])  # fmt: skip
     out = len(df) - len(keep)
     doc.p(f"**{len(keep)} of {len(df)} settings** cannot be told apart from the best "
-          f"(the *best set*); {out} {'is' if out == 1 else 'are'} significantly worse than some "
+          f"(the _best set_); {out} {'is' if out == 1 else 'are'} significantly worse than some "
           f"other setting. Each pair of settings is compared on the same worlds; the best "
           f"setting is left out of the set with probability at most {100 * (1 - conf):g} %.")
     doc.table(["setting", "mean", f"{100 * conf:g} % CI of the mean", "N", "in the best set"],
@@ -489,7 +489,7 @@ def _document(rep: Report, baseline, xp, by, cost_kpi, sat_kpi, conf) -> Doc:
         doc.p(f"**How sure**: every difference this report claims comes from one family of "
               f"{fam.m} paired comparisons (each setting against its baseline on every KPI, "
               f"every pair of settings on `{cost_kpi}` and `{sat_kpi}`), Holm-adjusted: the "
-              f"chance that it claims *any* difference that is not real is at most {alpha} % "
+              f"chance that it claims _any_ difference that is not real is at most {alpha} % "
               f"(family-wise level). {int(fam.tests['significant'].sum())} comparisons are "
               "claimed.")  # fmt: skip
     problems = _problems(c)

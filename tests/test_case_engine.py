@@ -27,15 +27,12 @@ RECOVERY = ("tiered_default", "reship_expedited_all", "refund_only", "notify_onl
 SCENARIOS = {
     # a small everyday world: the team keeps up, ties on the hour grid abound
     "everyday": ("scenario=baseline", "scenario.days=3", "scenario.orders.per_day=500"),
-    # a storm that floods the team: one analyst on Mondays, 40 h triages, against
+    # a storm that floods the team: one analyst on Mondays, 80 h triages, against
     # weeks of stalled parcels; work is still queued when the simulation ends
     "storm_flood": ("scenario=winter_storm", "scenario.days=3", "scenario.orders.per_day=600",
                     "scenario.weather.events_per_region_month=[6,6,6,6,6,6,6,6,6,6,6,6]",
                     "recovery.team.analysts=1", "recovery.team.operating_days=[0]",
-                    "recovery.team.handling_median_hours=40",
-                    # the loss rates before the defaults moved into the public 0.5-1 % range
-                    "scenario.carrier.loss_prob_per_leg=0.002",
-                    "scenario.carrier.left_behind_prob=0.002"),
+                    "recovery.team.handling_median_hours=80"),
 }
 
 
@@ -78,7 +75,7 @@ def test_the_storm_floods_the_team_and_leaves_a_backlog():
     r = run_once(_config("storm_flood", "reactive", "reship_expedited_all", "fast"), 0,
                  _world("storm_flood"))  # one of the matrix's settings
     cases = r.tables["cases"]
-    assert (cases["close_reason"] == "backlog_at_end").sum() >= 20
+    assert (cases["close_reason"] == "backlog_at_end").sum() >= 5
     waited = cases["first_handled_at"] - cases["opened_at"]
     assert waited.max() > 24.0 * 60  # two months' wait: the analyst is the bottleneck
 

@@ -44,13 +44,14 @@ def grid() -> pd.DataFrame:
     import sim
 
     worlds = [sim.run_world(p.cfg, replication=r) for r in range(2)]
-    sq = [evaluate([p.status_quo()], w)[0]["stars_mean"] for w in worlds]
+    cfgs = [p.policy(policy(a, h)) for a, h in GRID]
+    per_world = [evaluate(cfgs, w) for w in worlds]  # the batch API: one feed per world
     rows = []
-    for a, h in GRID:
-        k = [evaluate([p.policy(policy(a, h))], w)[0] for w in worlds]
+    for j, (a, h) in enumerate(GRID):
+        k = [kp[j] for kp in per_world]
         rows.append({"analysts": a, "hours": h,
                      "cost_per_order": np.mean([x["cost_per_order"] for x in k]),
-                     "stars_gain": np.mean([x["stars_mean"] - s for x, s in zip(k, sq, strict=True)])})
+                     "proactive": np.mean([x["proactive_catch_share"] for x in k])})
     return pd.DataFrame(rows).sort_values("cost_per_order").reset_index(drop=True)
 
 
@@ -92,33 +93,42 @@ def test_optimiser_finds_the_planted_best_policy(grid, tmp_path):
 
 
 def test_constraints_are_honoured(grid, tmp_path):
-    # Stars at least 0.005 above the status quo (paired, 80 % sure): a 24 h or 48 h window
-    # gets there, a longer or no window does not -- the cheapest policies are out.
-    bound = 0.005
-    feasible = grid["hours"].isin([24.0, 48.0])
-    assert (grid.loc[feasible, "stars_gain"] > bound).all()
-    assert (grid.loc[~feasible, "stars_gain"] < bound).all()
-    # policies cheaper than the runner-up feasible one break it: the constraint bites
-    runner_up = grid.loc[feasible, "cost_per_order"].iloc[1]
-    assert (~feasible & (grid["cost_per_order"] < runner_up)).any()
-    rec = optimize([*TINY, *SPACE, *BUDGET, "~decision.constraints.case_wait",
-                    "~decision.constraints.utilisation",
+    # At least 5 % of the exceptions acted on before the customer noticed, 80 % sure: a
+    # 96 h window or none cannot (on the search worlds), 24-72 h can -- so the cheapest
+    # policies are out, and the clean-up's screening (fresh worlds) keeps only those whose
+    # one-sided bound clears 5 %.
+    bound = 0.05
+    out = grid["hours"].isna() | (grid["hours"] == 96.0)
+    assert (grid.loc[out, "proactive"] < bound).all()
+    assert (grid.loc[~out, "proactive"] > bound).all()
+    assert out.iloc[:4].any()  # the constraint bites: some of the cheapest policies break it
+    # three candidates: the cheapest search-feasible ones (72 h) do not clear the bound on
+    # fresh worlds, and the clean-up says so
+    budget = [o.replace("candidates=2", "candidates=3") for o in BUDGET]
+    rec = optimize([*TINY, *SPACE, *budget, "~decision.constraints.case_wait",
+                    "~decision.constraints.utilisation", "decision.constraints.stars.relative=false",
+                    "decision.constraints.stars.kpi=proactive_catch_share",
                     f"decision.constraints.stars.bound={bound}",
                     "decision.constraints.stars.confidence=0.8"], tmp_path, progress=False,
                    report=False)  # fmt: skip
+    assert not rec["is_status_quo"], rec["reason"]
     c = rec["constraints"]["stars"]
-    assert c["holds"] and c["bound_at_confidence"] >= bound and c["relative"]
-    assert any(_has(rec, a, h) for a in range(1, 5) for h in (24.0, 48.0)), rec["policy_overrides"]
-    assert not rec["candidates"][0]["feasible"]  # the status quo itself misses the bound
+    assert c["kpi"] == "proactive_catch_share"
+    assert c["holds"] and c["bound_at_confidence"] >= bound
+    assert not any(_has(rec, a, h) for a in range(1, 5) for h in (None, 96.0))
+    assert not rec["candidates"][0]["feasible"]  # the status quo (reactive) catches none
+    screened_out = [e for e in rec["candidates"][1:] if not e["feasible"]]
+    assert screened_out  # the fresh worlds overruled the search's point estimates
     for e in rec["candidates"][1:]:  # the search took only policies meeting it to the clean-up
-        assert any(f"detection.no_movement.hours={h}" in e["overrides"] for h in (24.0, 48.0))
+        assert not any(f"detection.no_movement.hours={h}" in e["overrides"] for h in (96.0,))
+        assert "detection.no_movement.enabled=false" not in e["overrides"]
     # every system that passed screening met the bound on the screening worlds
     clean = pd.read_parquet(tmp_path / "cleanup.parquet")
-    screen = clean[clean["stage"] == "screen"].pivot(index="replication", columns="system",
-                                                       values="stars_mean")  # fmt: skip
+    screen = clean[clean["stage"] == "screen"]
     for e in rec["candidates"]:
-        if e["feasible"] and e["system"] > 0:
-            assert (screen[e["system"]] - screen[0]).mean() >= bound
+        if e["feasible"]:
+            x = screen.loc[screen["system"] == e["system"], "proactive_catch_share"]
+            assert x.mean() >= bound
 
 
 def _completed(db) -> list[optuna.trial.FrozenTrial]:
@@ -132,7 +142,7 @@ def _completed(db) -> list[optuna.trial.FrozenTrial]:
 def test_a_killed_study_resumes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "sim.decide.cli", *TINY, *SPACE, "decision=cost_only",
-           "decision.stage=search", "decision.budget.trials=8", "decision.budget.worlds=2",
+           "decision.stage=search", "decision.budget.trials=6", "decision.budget.worlds=2",
            "decision.budget.candidates=2", f"hydra.run.dir={out}"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
@@ -141,25 +151,25 @@ def test_a_killed_study_resumes(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline:
         done = [t for t in _completed(db) if t.state.name == "COMPLETE"]
-        if len(done) >= 3:
+        if len(done) >= 2:
             break
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {t.number: t.params for t in _completed(db) if t.state.name == "COMPLETE"}
-    assert 3 <= len(before) < 8
+    assert 2 <= len(before) < 6
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-2000:]
     after = _completed(db)
     complete = {t.number: t.params for t in after if t.state.name == "COMPLETE"}
-    assert len(complete) == 8
+    assert len(complete) == 6
     assert all(complete[n] == p for n, p in before.items())  # earlier trials kept as they were
     assert not [t for t in after if t.state.name == "RUNNING"]  # the killed trial is closed
     # the worlds were simulated once, before the kill, and reused after it
     assert len((out / ".worlds" / "simulated.log").read_text().splitlines()) == 2
     trials = pd.read_parquet(out / "trials.parquet")
-    assert (trials["state"] == "COMPLETE").sum() == 8
+    assert (trials["state"] == "COMPLETE").sum() == 6
 
 
 def test_invalid_decision_exits_2_before_simulating(tmp_path):

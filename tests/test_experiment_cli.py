@@ -90,3 +90,16 @@ def test_sweep_goes_on_after_a_failure_and_resume_skips_finished(tmp_path, monke
     assert (d / "0" / "status.json").read_text() == before0  # untouched
     assert all(json.loads((d / str(k) / "status.json").read_text())["status"] == "ok"
                for k in range(3))  # fmt: skip
+
+
+def test_a_sweep_with_no_finished_run_exits_1(tmp_path, monkeypatch, capsys):
+    """Every run invalid: the sweep still records each one, then exits 1 (not 0) so that a
+    script or scheduler sees it; one finished run is enough for exit 0."""
+    d = tmp_path / "sweep"
+    with pytest.raises(SystemExit) as e:
+        _exsim_inprocess(monkeypatch, "-m", f"hydra.sweep.dir={d}", *TINY,
+                         "recovery.team.handling_median_hours=-1,-2")
+    assert e.value.code == 1
+    assert "no run of the sweep finished (2 failed)" in capsys.readouterr().err
+    assert all(json.loads((d / str(k) / "status.json").read_text())["status"] == "failed"
+               for k in range(2))  # fmt: skip

@@ -87,7 +87,7 @@ def test_detection_only_uses_the_observation(world):
     perm = np.random.default_rng(7).permutation(len(tr))
     scrambled = tr.copy()
     for col in tr.columns.drop(["order_id", "tracking_no"]):
-        scrambled[col] = tr[col].to_numpy()[perm]
+        scrambled[col] = tr[col].iloc[perm].set_axis(tr.index)  # keeps each column's dtype
     other = dataclasses.replace(world, truth=GroundTruth(scrambled, world.truth.closures))
     a, b = policy_stage(world, cfg), policy_stage(other, cfg)
     cols = ["order_id", "time", "rule"]

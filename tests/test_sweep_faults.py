@@ -99,4 +99,5 @@ def test_sweep_without_out_dir_leaves_nothing_in_the_temp_dir(tmp_path, monkeypa
     assert s.root is None
     assert list(tmp_path.iterdir()) == []
     res = s.results()
-    assert set(res.loc[res["kpi"] == "cost_per_order", "n"]) == {2} and len(s.reps) == 4  # results were read before removal
+    assert set(res.loc[res["kpi"] == "cost_per_order", "n"]) == {2}  # read before removal
+    assert len(s.reps) == 4

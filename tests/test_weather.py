@@ -105,3 +105,17 @@ def test_parcels_resume_when_the_closure_ends(stormy, calm):
     np.testing.assert_allclose(a.loc[both, "hub_at"], expected, rtol=0, atol=1e-6)
     # and nobody is stuck: every parcel still reaches a terminal state after the storms
     assert (a["terminal"].astype(str) == b["terminal"].astype(str)).mean() > 0.95
+
+
+def test_a_calm_scenario_has_no_closures_and_negative_rates_are_refused():
+    """All-zero weather rates are a valid scenario (no closures), unlike normalised weights."""
+    import pytest
+
+    import sim
+    from sim.configbase import ConfigError
+
+    calm = "scenario.weather.events_per_region_month=[0,0,0,0,0,0,0,0,0,0,0,0]"
+    cfg = sim.load_config("scenario.days=3", "scenario.orders.per_day=300", calm)
+    assert len(sim.run_world(cfg).truth.closures) == 0
+    with pytest.raises(ConfigError, match=r"events_per_region_month .*rates >= 0"):
+        sim.load_config("scenario.weather.events_per_region_month=[0,-1,0,0,0,0,0,0,0,0,0,0]")

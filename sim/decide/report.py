@@ -186,7 +186,9 @@ def staffing_figure(problem: Problem, rec: dict, d: DecisionConfig, progress, ca
 
     cfg = problem.status_quo() if rec["is_status_quo"] else problem.policy(rec["policy_overrides"])
     lo, hi = d.space.analysts or [1, 12]
-    sizes = sorted({int(a) for a in np.linspace(lo, hi, num=min(6, hi - lo + 1)).round()})
+    sizes = {int(a) for a in np.linspace(lo, hi, num=min(6, hi - lo + 1)).round()}
+    chosen = cfg.recovery.team.analysts
+    sizes = sorted(sizes | ({int(chosen)} if isinstance(chosen, int) else set()))  # its own size
     df = staffing_curve(cfg, sizes, max(2, d.budget.worlds), cache=cache,
                         progress=False if progress is False else None)  # fmt: skip
     return df, plot_staffing_curve(df, title="Staffing curve of the recommended policy "
