@@ -15,6 +15,7 @@ folder and the sweep goes on; one line per finished run on stderr; worlds are ca
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -272,12 +273,35 @@ def _config_error(err: BaseException) -> str | None:
     return None
 
 
-def main() -> None:
-    """``exsim``: every config error exits 2 with its message (Hydra's own kept), before
-    anything is simulated; a run that fails exits 1; no traceback unless
-    ``HYDRA_FULL_ERROR=1``."""
+def run_hydra_app(app: Callable[[], object], prog: str) -> None:
+    """Run a ``@hydra.main`` app so that every config error exits 2 with its message
+    (Hydra's and OmegaConf's own kept) before anything is simulated, and any other error
+    exits 1 with one line; a traceback only with ``HYDRA_FULL_ERROR=1``.  Shared by
+    ``exsim`` and ``exsim-optimize``."""
     import os
 
+    user_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us (it would exit 1)
+    try:
+        app()
+    except Exception as err:
+        msg = _config_error(err)
+        if user_full and msg is None:
+            raise
+        if msg is not None:
+            print(f"{prog}: invalid command line or config: {msg}", file=sys.stderr)
+            sys.exit(2)
+        print(f"{prog}: {type(err).__name__}: {err}\n  (HYDRA_FULL_ERROR=1 shows the "
+              "traceback)", file=sys.stderr)  # fmt: skip
+        sys.exit(1)
+    finally:
+        if not user_full:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
+def main() -> None:
+    """``exsim``: a refused config answers after one compose, ``--help`` without Hydra's
+    slow group listing; then :func:`run_hydra_app`."""
     register_configs()
     args = sys.argv[1:]
     refuse_early(args)
@@ -288,23 +312,7 @@ def main() -> None:
             return
         except Exception:  # an override Hydra would explain better: let Hydra answer
             pass
-    user_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us (it would exit 1)
-    try:
-        _app()
-    except Exception as err:
-        msg = _config_error(err)
-        if user_full and msg is None:
-            raise
-        if msg is not None:
-            print(f"exsim: invalid command line or config: {msg}", file=sys.stderr)
-            sys.exit(2)
-        print(f"exsim: {type(err).__name__}: {err}\n  (HYDRA_FULL_ERROR=1 shows the "
-              "traceback)", file=sys.stderr)  # fmt: skip
-        sys.exit(1)
-    finally:
-        if not user_full:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
+    run_hydra_app(_app, "exsim")
 
 
 if __name__ == "__main__":

@@ -195,12 +195,12 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
     late_pen = np.where(np.isfinite(arrival) | np.isfinite(refund_at), late_pen, c.never_penalty)
     # the item problem's weight: damaged (if it arrived), else the mis-pick kind unless the
     # pack check caught it; read per category of the categorical, not per order
-    mispick = pd.Categorical(tr["mispick"])  # (the world writes a categorical: no copy)
-    kind_w = np.array([c.kind_weights.get(str(k), 0.0) for k in mispick.categories])
+    mispick = tr["mispick"].astype("category")  # a no-op for the world's own table
+    kind_w = np.array([c.kind_weights.get(str(k), 0.0) for k in mispick.cat.categories])
     is_damaged = damaged & np.isfinite(orig)
     weights = np.where(is_damaged, c.kind_weights.get("damaged", 0.0),
                        np.where(tr["mispick_caught"].to_numpy(), c.kind_weights.get("none", 0.0),
-                                kind_w[mispick.codes]))
+                                kind_w[mispick.cat.codes.to_numpy()]))
     item_pen = np.where(np.isfinite(orig), weights * c.late_reference_penalty, 0.0)
     penalty = np.maximum(late_pen, item_pen)
     acted = np.isfinite(first_facing) | (n_item > 0)

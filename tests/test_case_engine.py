@@ -32,7 +32,10 @@ SCENARIOS = {
     "storm_flood": ("scenario=winter_storm", "scenario.days=3", "scenario.orders.per_day=600",
                     "scenario.weather.events_per_region_month=[6,6,6,6,6,6,6,6,6,6,6,6]",
                     "recovery.team.analysts=1", "recovery.team.operating_days=[0]",
-                    "recovery.team.handling_median_hours=80"),
+                    "recovery.team.handling_median_hours=80",
+                    # the loss rates before the defaults moved into the public 0.5-1 % range
+                    "scenario.carrier.loss_prob_per_leg=0.002",
+                    "scenario.carrier.left_behind_prob=0.002"),
 }
 
 

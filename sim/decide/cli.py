@@ -51,24 +51,10 @@ def _app(dcfg: DictConfig) -> float:
 
 def main() -> None:
     """Config errors exit 2 (Hydra's and OmegaConf's messages kept), before any world."""
-    import os
-
-    from sim.cli import _config_error
+    from sim.cli import run_hydra_app
 
     register_configs()
-    user_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us (it would exit 1)
-    try:
-        _app()
-    except Exception as err:
-        msg = _config_error(err)
-        if user_full or msg is None:
-            raise
-        print(f"exsim-optimize: invalid command line or config: {msg}", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        if not user_full:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
+    run_hydra_app(_app, "exsim-optimize")
 
 
 if __name__ == "__main__":
