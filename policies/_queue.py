@@ -93,32 +93,9 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
 
     now = 0.0
     # analysts start at time 0, after the cases (they were created later)
-    todo = np.empty(max(n_an, 1), np.int64)
     for a in range(n_an):
-        todo[0] = a
-        ntodo = 1
-        while ntodo > 0:  # (one analyst; the loop form is shared with the main loop below)
-            ntodo -= 1
-            b = todo[ntodo]
-            while wi[b] < win_len[b]:
-                s = win_start[win_off[b] + wi[b]]
-                e = win_end[win_off[b] + wi[b]]
-                if not in_window[b]:
-                    if now < s:
-                        _push(heap, st, nq, now, now + (s - now), WAKE, b, 0)
-                        break
-                    in_window[b] = True
-                if now < e:
-                    getq[st[1]] = b
-                    st[1] += 1
-                    waitid[b] += 1
-                    pending[b] = True
-                    granted[b] = False
-                    _trigger_get_at(heap, st, nq, getq, granted, a_task, waitid, now)
-                    _push(heap, st, nq, now, now + (e - now), T_END, b, waitid[b])
-                    break
-                wi[b] += 1
-                in_window[b] = False
+        _analyst_on(a, now, heap, st, nq, getq, granted, pending, a_task, waitid, wi,
+                    in_window, win_start, win_end, win_off, win_len)
 
     while True:
         # the next event: openings due now, then heap events due now (both scheduled
@@ -272,32 +249,41 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
                     break
                 pos[c] += 1
         if run_analyst >= 0:
-            b = run_analyst
-            while wi[b] < win_len[b]:
-                s = win_start[win_off[b] + wi[b]]
-                e = win_end[win_off[b] + wi[b]]
-                if not in_window[b]:
-                    if now < s:
-                        _push(heap, st, nq, now, now + (s - now), WAKE, b, 0)
-                        break
-                    in_window[b] = True
-                if now < e:
-                    getq[st[1]] = b
-                    st[1] += 1
-                    waitid[b] += 1
-                    pending[b] = True
-                    granted[b] = False
-                    _trigger_get_at(heap, st, nq, getq, granted, a_task, waitid, now)
-                    _push(heap, st, nq, now, now + (e - now), T_END, b, waitid[b])
-                    break
-                wi[b] += 1
-                in_window[b] = False
+            _analyst_on(run_analyst, now, heap, st, nq, getq, granted, pending, a_task, waitid,
+                        wi, in_window, win_start, win_end, win_off, win_len)
 
     n_done = np.zeros(n, np.int64)
     for i in range(nrec):
         n_done[rec_case[i]] += 1
     return (first, handling, closed, reason, n_done, rec_case[:nrec].copy(),
             rec_pos[:nrec].copy(), rec_time[:nrec].copy(), rec_prev_trace[:nrec].copy(), busy)
+
+
+@njit(cache=True)
+def _analyst_on(b, now, heap, st, nq, getq, granted, pending, a_task, waitid, wi, in_window,
+                win_start, win_end, win_off, win_len):
+    """Analyst ``b`` carries on along its rota at ``now`` (as the SimPy analyst's loop does
+    after a task or a wake-up): sleep until the next window opens, or ask for a task with a
+    timeout at the window's end; windows already over are skipped."""
+    while wi[b] < win_len[b]:
+        s = win_start[win_off[b] + wi[b]]
+        e = win_end[win_off[b] + wi[b]]
+        if not in_window[b]:
+            if now < s:
+                _push(heap, st, nq, now, now + (s - now), WAKE, b, 0)
+                return
+            in_window[b] = True
+        if now < e:
+            getq[st[1]] = b
+            st[1] += 1
+            waitid[b] += 1
+            pending[b] = True
+            granted[b] = False
+            _trigger_get_at(heap, st, nq, getq, granted, a_task, waitid, now)
+            _push(heap, st, nq, now, now + (e - now), T_END, b, waitid[b])
+            return
+        wi[b] += 1
+        in_window[b] = False
 
 
 @njit(cache=True)
