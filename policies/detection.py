@@ -95,8 +95,9 @@ class FeedIndex:
         status, status_names = _codes(tr["status"])
         sub, sub_names = _codes(tr["sub_status"])
         # the world writes the feed sorted by (order, time): sort only if it is not
-        d_o, d_t = np.diff(o), np.diff(t)
-        if not ((d_o > 0) | ((d_o == 0) & (d_t >= 0))).all():
+        # (comparisons, not differences: an event time may be inf, and inf - inf is nan)
+        same = o[1:] == o[:-1]
+        if not ((o[1:] > o[:-1]) | (same & (t[1:] >= t[:-1]))).all():
             idx = np.lexsort((t, o))
             o, t, seen, status, sub = o[idx], t[idx], seen[idx], status[idx], sub[idx]
         first = np.ones(o.size, dtype=bool)
