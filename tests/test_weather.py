@@ -119,3 +119,21 @@ def test_a_calm_scenario_has_no_closures_and_negative_rates_are_refused():
     assert len(sim.run_world(cfg).truth.closures) == 0
     with pytest.raises(ConfigError, match=r"events_per_region_month .*rates >= 0"):
         sim.load_config("scenario.weather.events_per_region_month=[0,-1,0,0,0,0,0,0,0,0,0,0]")
+
+
+def test_a_closure_that_outlasts_the_run_puts_no_event_at_infinity_in_the_feed():
+    """Parcels held past the end of the calendar have no later scans: the feed holds only
+    events that happened (before, scans 'at time inf' leaked into the observation)."""
+    import numpy as np
+
+    import sim
+
+    cfg = sim.load_config("scenario.days=3", "scenario.orders.per_day=400",
+                          "scenario.weather.events_per_region_month=[30,30,30,30,30,30,30,30,30,30,30,30]",
+                          "scenario.weather.duration_days_min=30",
+                          "scenario.weather.duration_days_max=60")  # fmt: skip
+    world = sim.run_world(cfg)
+    assert len(world.truth.closures) > 0
+    assert np.isfinite(world.observation.tracking["time"].to_numpy()).all()
+    held = ~np.isfinite(world.truth.orders["delivered_at"].to_numpy(dtype=float))
+    assert held.sum() > 0  # the closures really kept parcels past the end

@@ -98,6 +98,9 @@ def simulate_world(cfg: ExsimConfig | ScenarioConfig, seed: int | None = None,
     arrived = np.where(np.isnan(ship.delivered_at), np.inf, ship.delivered_at)
     # one sort of the feed by (order, time): the customers' view and the tracking table
     order_idx = np.lexsort((scans.time, scans.shipment))
+    # a scan "after the end of the calendar" (a closure outlasting the run) never happened
+    # within the run: it has time inf and is no event of the feed
+    order_idx = order_idx[np.isfinite(scans.time[order_idx])]
     contacts = cust.contacts(scenario.customer, cust.CustomerDraws.draw(scenario.customer, n, streams),
                              orders.promised_at, wh.label_at, arrived, problem,
                              scans.shipment[order_idx], scans.time[order_idx])
