@@ -29,3 +29,17 @@ def sweep_reps(sweep_dir: Path) -> pd.DataFrame:
     assert (c.runs["status"] == "ok").all(), c.runs[["run", "status", "error"]]
     reps = c.reps.drop(columns=["elapsed_s"]).sort_values(["run", "replication"])
     return reps.reset_index(drop=True)
+
+
+def run_notebook(path: Path, cwd: Path) -> tuple[list, str]:
+    """Execute the notebook at ``path`` in ``cwd`` (nbclient, the python3 kernel); fail if a
+    cell raised; return every output and the text the cells printed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    return outputs, "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

@@ -5,28 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from exp_helpers import ROOT
+from exp_helpers import ROOT, run_notebook
 
 NOTEBOOK = ROOT / "notebooks" / "choose_a_policy.ipynb"
 
 
 @pytest.mark.notebook
 def test_choose_a_policy_notebook_runs(tmp_path, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
-
     monkeypatch.setenv("EXSIM_NB_EXTRA", "scenario.days=3 scenario.orders.per_day=300")
     monkeypatch.setenv("EXSIM_NB_TRIALS", "3")
     monkeypatch.setenv("EXSIM_NB_WORLDS", "2")
     monkeypatch.setenv("EXSIM_NB_N0", "3")
     monkeypatch.setenv("EXSIM_NB_ANALYSTS_MAX", "2")
     monkeypatch.setenv("EXSIM_NB_OUT", str(tmp_path / "out"))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    outputs, text = run_notebook(NOTEBOOK, tmp_path)
     assert "Recommended:" in text and "reproduce:  exsim " in text
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2  # Pareto, staffing
     rec = json.loads((tmp_path / "out" / "recommendation.json").read_text())

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from exp_helpers import ROOT
+from exp_helpers import ROOT, run_notebook
 
 NOTEBOOK = ROOT / "notebooks" / "compare_detection_windows.ipynb"
 
 
 @pytest.mark.notebook
 def test_compare_detection_windows_notebook_runs(tmp_path, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
-
     monkeypatch.setenv("EXSIM_NB_N", "3")
     monkeypatch.setenv("EXSIM_NB_HOURS", "24,48")
     monkeypatch.setenv("EXSIM_NB_EXTRA", "scenario.days=3 scenario.orders.per_day=300")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    outputs, text = run_notebook(NOTEBOOK, tmp_path)
     assert "baseline: 48 h vs 24 h (paired, N = 3)" in text
     assert "winter storm: 48 h vs 24 h" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the figures were drawn

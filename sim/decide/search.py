@@ -26,6 +26,7 @@ from tqdm import tqdm
 from sim.decide.config import DecisionConfig
 from sim.decide.evaluate import Problem, evaluate
 from sim.decide.space import suggest
+from sim.experiment.cache import pid_alive
 from sim.world import World
 
 
@@ -40,16 +41,6 @@ def storage_for(d: DecisionConfig, out: Path):
         Path(d.storage).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(d.storage))
     return d.storage
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # A live worker names itself on its trial within milliseconds of creating it; a RUNNING
@@ -67,7 +58,7 @@ def fail_stale(study: optuna.Study) -> int:
         h, _, pid = w.rpartition(":")
         unnamed = (not w and t.datetime_start is not None
                    and (now - t.datetime_start).total_seconds() > UNNAMED_GRACE_S)
-        if unnamed or (h == host and pid.isdigit() and not _alive(int(pid))):
+        if unnamed or (h == host and pid.isdigit() and not pid_alive(int(pid))):
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             n += 1
     return n

@@ -274,7 +274,9 @@ def locked(path: Path, blocking: bool = True) -> Iterator[bool]:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one owned by another user counts);
+    used to tell a dead writer's leftovers from a live one's work."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -449,7 +451,7 @@ def clean_orphans(root: Path) -> None:
     for p in root.glob(f"{_TMP_PREFIX}*"):
         host_pid = p.name.rsplit("-", 2)
         dead_here = (len(host_pid) == 3 and host_pid[1] == _HOST and host_pid[2].isdigit()
-                     and not _pid_alive(int(host_pid[2])))  # fmt: skip
+                     and not pid_alive(int(host_pid[2])))  # fmt: skip
         with contextlib.suppress(FileNotFoundError):
             if dead_here or now - p.lstat().st_mtime > 86400:
                 _remove(p)
@@ -501,7 +503,7 @@ def clear(root: Path) -> int:
 def _stale_tmp(p: Path) -> bool:
     parts = p.name.rsplit("-", 2)
     return not (len(parts) == 3 and parts[1] == _HOST and parts[2].isdigit()
-                and _pid_alive(int(parts[2])))  # fmt: skip
+                and pid_alive(int(parts[2])))  # fmt: skip
 
 
 def _human(n: float) -> str:

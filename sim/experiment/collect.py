@@ -10,7 +10,6 @@ is the same (``world_key`` equal), and the same random numbers otherwise.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.experiment.cache import pid_alive
 from sim.experiment.folder import RUN_LOCK, lock_held
 from sim.experiment.stats import DIFF_COLUMNS, Family, family_tests, kpi_columns, summarize
 
@@ -120,12 +120,8 @@ def liveness(st: dict, folder: Path | None = None) -> tuple[str, str]:
         return "running", "no host/pid recorded: cannot tell running from crashed"
     if host != socket.gethostname():
         return "running", f"on host {host} (pid {pid}); cannot check from here"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return "crashed", f"pid {pid} on {host} is gone: the run was killed or crashed"
-    except PermissionError:  # exists, owned by someone else
-        pass
     return "running", f"pid {pid} on {host} is alive"
 
 
