@@ -172,13 +172,8 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
                             go = False
                         else:  # the step that needed the triage is done now
                             code = codes[plan_off[plan_of[c]] + pos[c]]
-                            rec_case[nrec] = c
-                            rec_pos[nrec] = pos[c]
-                            rec_time[nrec] = now
-                            rec_prev_trace[nrec] = last_trace[c]
-                            if code == TRACE:
-                                last_trace[c] = nrec
-                            nrec += 1
+                            nrec = _record(rec_case, rec_pos, rec_time, rec_prev_trace,
+                                           last_trace, nrec, c, pos[c], now, code == TRACE)
                             phase[c] = 0
                             if code == TRACE:
                                 _push(heap, st, nq, now, now + max((now + trace_h[c]) - now, 0.0),
@@ -232,13 +227,8 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
                     _push(heap, st, nq, now, now, PUT, c, 0)
                     phase[c] = PH_TRIAGE
                     break
-                rec_case[nrec] = c
-                rec_pos[nrec] = pos[c]
-                rec_time[nrec] = now
-                rec_prev_trace[nrec] = last_trace[c]
-                if code == TRACE:
-                    last_trace[c] = nrec
-                nrec += 1
+                nrec = _record(rec_case, rec_pos, rec_time, rec_prev_trace, last_trace, nrec, c,
+                               pos[c], now, code == TRACE)
                 if code == TRACE:
                     _push(heap, st, nq, now, now + max((now + trace_h[c]) - now, 0.0), CASE_WAKE, c, 0)
                     phase[c] = PH_TRACE
@@ -257,6 +247,20 @@ def run_queue(open_t, open_order, parcel, plan_of, plan_off, plan_len, codes, ma
         n_done[rec_case[i]] += 1
     return (first, handling, closed, reason, n_done, rec_case[:nrec].copy(),
             rec_pos[:nrec].copy(), rec_time[:nrec].copy(), rec_prev_trace[:nrec].copy(), busy)
+
+
+@njit(cache=True)
+def _record(rec_case, rec_pos, rec_time, rec_prev_trace, last_trace, nrec, c, p, now,
+            is_trace):
+    """Append "case ``c`` did plan step ``p`` at ``now``" (the desk acts on these records
+    in one batch after the loop); a trace remembers its record for the steps after it."""
+    rec_case[nrec] = c
+    rec_pos[nrec] = p
+    rec_time[nrec] = now
+    rec_prev_trace[nrec] = last_trace[c]
+    if is_trace:
+        last_trace[c] = nrec
+    return nrec + 1
 
 
 @njit(cache=True)
