@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from sim.api import CONF_DIR, to_config
@@ -89,7 +88,3 @@ def evaluate(cfgs: Sequence[ExsimConfig], world: World) -> list[dict[str, float]
     results = many(world, list(cfgs)) if many is not None else [
         pipeline.run_once(c, world.replication, world) for c in cfgs]  # fmt: skip
     return [{k: float(v) for k, v in r.kpis.items()} for r in results]
-
-
-def kpi_matrix(rows: list[dict[str, float]], kpi: str) -> np.ndarray:
-    return np.array([r.get(kpi, np.nan) for r in rows], float)
