@@ -236,7 +236,8 @@ def score(world: World, alerts: pd.DataFrame, cases: pd.DataFrame, actions: pd.D
         "notices_credits": c.notice_cost * notices + credits,
         "refunds": refunds,
         "disputes": disputed * (disputed_amount + c.dispute_fee),
-        # a claim never recovers more than the goods lost (the desk caps each claim too)
+        # a parcel is paid for once: a plan that files two claims still recovers at most the
+        # goods lost (each claim is capped by the desk; this caps their sum)
         "claims": -np.minimum(claims, lost_goods),
         "lost_revenue": c.customer_lifetime_value * (c.repurchase_base - repurchase),
     }

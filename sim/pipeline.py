@@ -93,7 +93,7 @@ def policy_stage(world: World, cfg: ExsimConfig) -> RunResult:
     alerts = detect(obs, cfg.detection, world.calendar, feed)
     desk = WorldDesk(world, cfg.recovery, streams, cfg.outcomes.goods_cost_share)
     team = cfg.recovery.team
-    warmup_days = float(getattr(cfg, "warmup_days", 0.0))
+    warmup_days = float(cfg.warmup_days)
     # every KPI is measured over the same window: after the warm-up, up to the order horizon
     kpi_window = (warmup_days * HOURS_PER_DAY, world.observation.horizon)
 
