@@ -80,11 +80,8 @@ class Problem:
 
 
 def evaluate(cfgs: Sequence[ExsimConfig], world: World) -> list[dict[str, float]]:
-    """KPIs of every config on one world: the batch API when the pipeline has it (one
-    polled feed shared by all), else one policy stage per config."""
-    from sim import pipeline
+    """KPIs of every config on one world, through the batch API (one polled feed shared
+    by all; identical to one policy stage per config)."""
+    from sim.pipeline import evaluate_many
 
-    many = getattr(pipeline, "evaluate_many", None)
-    results = many(world, list(cfgs)) if many is not None else [
-        pipeline.run_once(c, world.replication, world) for c in cfgs]  # fmt: skip
-    return [{k: float(v) for k, v in r.kpis.items()} for r in results]
+    return [{k: float(v) for k, v in r.kpis.items()} for r in evaluate_many(world, list(cfgs))]

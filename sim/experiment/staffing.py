@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,17 +46,6 @@ def with_analysts(cfg: ExsimConfig, analysts: int) -> ExsimConfig:
     return out
 
 
-def _evaluator() -> Callable:
-    """Many configs on one world: the batch API when it exists (shares the polled feed),
-    else one policy stage per config (identical results)."""
-    import sim.pipeline as pipeline
-
-    many = getattr(pipeline, "evaluate_many", None)
-    if many is not None:
-        return many
-    return lambda world, cfgs: [pipeline.run_once(c, world.replication, world) for c in cfgs]
-
-
 def staffing_curve(cfg: ExsimConfig, analysts: Iterable[int], n: int, *,
                    cache: WorldCache | None = None,
                    progress: bool | None = None) -> pd.DataFrame:
@@ -75,14 +64,15 @@ def staffing_curve(cfg: ExsimConfig, analysts: Iterable[int], n: int, *,
         raise ValueError(f"n = {n}: an interval needs at least 2 replications")
     cfgs = [with_analysts(cfg, a) for a in sizes]  # all refused before any simulation
     cache = cache if cache is not None else WorldCache(None, memory=0)
-    evaluate = _evaluator()
+    from sim.pipeline import evaluate_many  # the world and policies load when a run starts
+
     rows = []
     bar = tqdm(total=n * len(sizes), desc="staffing", unit="run", file=sys.stderr,
                disable=False if progress else None if progress is None else True)  # fmt: skip
     with bar:
         for r in range(n):
             world = cache.get(cfg, r)
-            for a, res in zip(sizes, evaluate(world, cfgs), strict=True):
+            for a, res in zip(sizes, evaluate_many(world, cfgs), strict=True):
                 rows.append({"analysts": a, "replication": r,
                              **{k: float(res.kpis[k]) for k in STAFFING_KPIS}})  # fmt: skip
                 bar.update(1)
