@@ -181,7 +181,7 @@ def _run_locked(cfg: ExsimConfig, folder: Path, overrides: list[str], cache: Wor
                       finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))  # fmt: skip
         if cache is not None:
             status["world_cache"] = {"hits": cache.hits, "misses": cache.misses,
-                                     "quarantined": getattr(cache, "quarantined", 0)}
+                                     "quarantined": cache.quarantined}
         write_json(folder / "status.json", status)
         return RunRecord(folder, "ok", label, reps.n, elapsed, replications=reps, kpis=summary)
     except Exception as err:  # recorded, not raised: the sweep goes on
